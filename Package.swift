@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mreg",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mreg", targets: ["mreg"]),
+        .library(name: "MregGit", targets: ["MregGit"]),
+        .library(name: "MregCore", targets: ["MregCore"]),
+        .library(name: "MregML", targets: ["MregML"]),
+        .library(name: "MregRegistry", targets: ["MregRegistry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(name: "MregGit", dependencies: ["CGit2"]),
+        .target(name: "MregCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "MregML", dependencies: ["MregCore"]),
+        .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
+        .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregTemplates"]),
+        .executableTarget(
+            name: "mreg",
+            dependencies: [
+                "MregRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MregGitTests", dependencies: ["MregGit"]),
+        .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
+        .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
+        .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit"]),
+    ]
+)

@@ -1,0 +1,5 @@
+#ifndef MREG_CGIT2_SHIM_H
+#define MREG_CGIT2_SHIM_H
+#include <git2.h>
+#include <git2/sys/repository.h>
+#endif

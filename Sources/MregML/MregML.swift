@@ -1,0 +1,1 @@
+// MregML: data, preprocessing, trainers, model formats, metrics.

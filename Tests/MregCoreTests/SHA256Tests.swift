@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+@testable import MregCore
+
+@Suite struct SHA256Tests {
+    @Test func knownVectors() {
+        #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    @Test func matchesSha256sumAcrossBlockBoundaries() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for size in [1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_003] {
+            let bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+            let url = dir.appendingPathComponent("f\(size)")
+            try bytes.write(to: url)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+            p.arguments = [url.path]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            p.waitUntilExit()
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let expected = String(out.prefix(64))
+            #expect(SHA256.hex(bytes) == expected, "size \(size)")
+            #expect(try SHA256.hex(fileAt: url) == expected, "file size \(size)")
+            // Fed in uneven pieces.
+            var h = SHA256()
+            var i = 0
+            while i < bytes.count {
+                let n = min(13 + i % 70, bytes.count - i)
+                h.update(bytes[i..<i + n])
+                i += n
+            }
+            #expect(SHA256.hexString(h.finalize()) == expected)
+        }
+    }
+}
