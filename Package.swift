@@ -33,10 +33,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MregGitTests", dependencies: ["MregGit"]),
+        .target(name: "MregTestSupport", path: "Tests/MregTestSupport"),
+        .testTarget(name: "MregGitTests", dependencies: ["MregGit", "MregTestSupport"]),
         .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
         .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
-        .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit"]),
+        .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry", "MregTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )
