@@ -45,6 +45,9 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Comparable 
         return String(cString: buffer)
     }
 
+    /// The id of the empty tree.
+    public static let emptyTree = ObjectID(hex: "4b825dc642cb6eb9a060e54bf8d69288fbee4904")!
+
     /// The first 12 hex digits, for people.
     public var short: String { String(hex.prefix(12)) }
 

@@ -67,8 +67,8 @@ extension Repository {
         try check(git_object_lookup(&target, pointer, &newOID, GIT_OBJECT_TREE), "git_object_lookup")
         defer { git_object_free(target) }
         var baseline: OpaquePointer?
-        let emptyTree = try emptyTreeID()
-        var baselineOID = (old ?? emptyTree).oid
+        // libgit2 knows the empty tree without it being written.
+        var baselineOID = (old ?? ObjectID.emptyTree).oid
         try check(git_tree_lookup(&baseline, pointer, &baselineOID), "git_tree_lookup")
         defer { git_tree_free(baseline) }
 

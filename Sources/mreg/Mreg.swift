@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import MregCore
+import MregGit
+import MregRegistry
+
+@main
+struct Mreg: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "mreg",
+        abstract: "A GitOps model registry: Git is the database, pull requests are approvals.",
+        discussion: """
+            Exit codes: 0 success, 1 a gate or check failed, 2 a usage or input error.
+            The registry is the nearest folder holding mreg.yaml at or above the current one;
+            --registry PATH or MREG_REGISTRY choose another.
+            """,
+        version: version,
+        subcommands: [
+            Quickstart.self, Init.self, Register.self, List.self, Show.self, History.self, Diff.self, Verify.self,
+        ]
+    )
+
+    /// Runs the command line; maps errors to one line on stderr and the documented exit codes.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failed as CheckFailed {
+            if let message = failed.message { printError(message) }
+            Foundation.exit(1)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch let error as RegistryError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch let error as GitError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch let error as CoreError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = fullMessage(for: error)
+            if error is CleanExit || message.contains("\n") && !(error is ValidationError) {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            } else {
+                printError(message.replacingOccurrences(of: "Error: ", with: "").lowercasedFirst)
+            }
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// A check (verify, evaluate, monitor) ran and failed: exit 1 after printing its report.
+struct CheckFailed: Error {
+    var message: String?
+}
+
+/// Options every registry command takes.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .long, help: "The registry folder (or a bare repository); default: the nearest mreg.yaml above the current folder, or MREG_REGISTRY.")
+    var registry: String?
+
+    func open() throws -> Registry {
+        let env = ProcessInfo.processInfo.environment
+        return try Registry.discover(explicit: registry ?? env["MREG_REGISTRY"].flatMap { $0.isEmpty ? nil : $0 })
+    }
+}
+
+func printError(_ message: String) {
+    let line = message.split(separator: "\n").joined(separator: "; ")
+    FileHandle.standardError.write(Data("mreg: error: \(line)\n".utf8))
+}
+
+/// Prints a JSON document canonically (sorted keys, two-space indentation).
+func printJSON(_ value: JSONValue) {
+    FileHandle.standardOutput.write(value.encoded(pretty: true))
+}
+
+extension String {
+    var lowercasedFirst: String { isEmpty ? self : prefix(1).lowercased() + dropFirst() }
+}
+
+/// Left-aligned columns separated by two spaces.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.count)
+    for row in rows {
+        for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+    }
+    func line(_ cells: [String]) -> String {
+        var out = ""
+        for (i, cell) in cells.enumerated() {
+            out += i == cells.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0)
+        }
+        return out
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}
+
+/// A metric value for people: four decimals.
+func fmt(_ d: Double) -> String { String(format: "%.4f", d) }
+
+/// `2026-11-22 18:04` (UTC) from seconds since 1970.
+func dateText(_ seconds: Int64) -> String {
+    let f = DateFormatter()
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd HH:mm"
+    return f.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+}
+
+extension Deployment {
+    /// `v3` or `v3 (+v4 10%)`.
+    var text: String { version + (canary.map { " (+\($0.version) \($0.weight)%)" } ?? "") }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = ["version": .string(version)]
+        if let c = canary { o["canary"] = ["version": .string(c.version), "weight": .number(Double(c.weight))] }
+        if let h = hosts { o["hosts"] = .array(h.map(JSONValue.string)) }
+        return .object(o)
+    }
+}

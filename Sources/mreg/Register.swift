@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import MregCore
+import MregRegistry
+
+struct Register: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register files produced elsewhere as the next version of a model, in one commit.",
+        discussion: """
+            Every file of the folder becomes part of the version, with its size and sha256 in
+            version.yaml. metrics.json and card.md in the folder (or --metrics/--card) become the
+            version's metrics and model card; a card is generated when there is none.
+
+            Example:
+              mreg register churn --from build/model --metrics build/metrics.json -m "weekly retrain"
+            """)
+
+    @OptionGroup var options: RegistryOptions
+
+    @Argument(help: "The model's name: 1-64 of a-z 0-9 . _ -.")
+    var model: String
+
+    @Option(help: "The folder holding the version's files.")
+    var from: String
+
+    @Option(help: "A metrics JSON file: {\"splits\": {\"test\": {...}}} or a flat {\"accuracy\": 0.9}.")
+    var metrics: String?
+
+    @Option(help: "A model card (Markdown with YAML front matter).")
+    var card: String?
+
+    @Option(name: [.short, .long], help: "A note kept in the commit and version.yaml.")
+    var message: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard Names.isValidModelName(model) else {
+            throw ValidationError("invalid model name '\(model)': use 1-64 of a-z 0-9 . _ - starting with a letter or digit")
+        }
+    }
+
+    func run() throws {
+        let registry = try options.open()
+        let content = try VersionContent.read(folder: from, metricsFile: metrics, cardFile: card)
+        let command = commandLine()
+        let result = try registry.register(model: model, content: content, message: message) { record in
+            record.source.command = command
+        }
+        if json {
+            printJSON([
+                "model": .string(result.model), "version": .string(result.version), "commit": .string(result.commit.hex),
+                "branch": .string(shortName(result.branch)),
+            ])
+        } else {
+            print("Registered \(result.model)@\(result.version) on \(shortName(result.branch)) (commit \(result.commit.short))")
+        }
+    }
+}
+
+/// The command line as typed, for lineage records.
+func commandLine() -> String {
+    (["mreg"] + CommandLine.arguments.dropFirst()).map { arg in
+        arg.contains(where: { " \"'$\\".contains($0) }) ? "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'" : arg
+    }.joined(separator: " ")
+}
