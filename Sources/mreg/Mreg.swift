@@ -47,12 +47,7 @@ struct Mreg: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            let message = fullMessage(for: error)
-            if error is CleanExit || message.contains("\n") && !(error is ValidationError) {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
-            } else {
-                printError(message.replacingOccurrences(of: "Error: ", with: "").lowercasedFirst)
-            }
+            printError(message(for: error).replacingOccurrences(of: "Error: ", with: "").lowercasedFirst)
             Foundation.exit(2)
         }
     }

@@ -1,0 +1,161 @@
+import Foundation
+import MregTestSupport
+import Testing
+
+@Suite(.serialized) struct RegistryCommandTests {
+    @Test func binaryExists() {
+        #expect(FileManager.default.isExecutableFile(atPath: mregBinary), "build mreg first: swift build")
+    }
+
+    @Test func fullReadWriteCycle() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg, "--name", "demo"], in: dir.path).status == 0)
+        dir.write("art/model.json", "{\"w\": 1}\n")
+        dir.write("art/metrics.json", "{\"accuracy\": 0.93, \"f1_macro\": 0.91}")
+        let r1 = mreg(["register", "penguins", "--from", dir.sub("art"), "-m", "first"], in: reg)
+        #expect(r1.status == 0, "\(r1.stderr)")
+        #expect(r1.stdout.hasPrefix("Registered penguins@v1 on main"))
+        let r2 = mreg(["register", "penguins", "--from", dir.sub("art"), "--json"], in: reg + "/deploy")
+        #expect(try JSONSerialization.jsonObject(with: Data(r2.stdout.utf8)) is [String: Any])
+        #expect(git(["status", "--porcelain"], in: reg).stdout == "")
+        #expect(git(["fsck", "--strict"], in: reg).status == 0)
+
+        let list = mreg(["list"], in: reg)
+        #expect(list.stdout.contains("penguins  -     2         v2      -        -"), "\(list.stdout)")
+        let listJSON = try JSONSerialization.jsonObject(with: Data(mreg(["list", "--json"], in: reg).stdout.utf8)) as! [String: Any]
+        let models = listJSON["models"] as! [[String: Any]]
+        #expect(models.first?["latest"] as? String == "v2")
+        #expect(mreg(["list", "penguins"], in: reg).stdout.contains("0.9300"))
+        let show = mreg(["show", "penguins@v1"], in: reg)
+        #expect(show.stdout.contains("message      first"))
+        #expect(show.stdout.contains("sha256 " + String(run("sha256sum", [dir.sub("art/model.json")]).stdout.prefix(64))))
+        #expect(mreg(["show", "penguins@v2", "--json"], in: reg).stdout.contains("\"version\": \"v2\""))
+        #expect(mreg(["history", "penguins"], in: reg).stdout.contains("registered v2"))
+        #expect(mreg(["diff", "penguins@v1", "penguins@v2"], in: reg).status == 0)
+        let verify = mreg(["verify"], in: reg)
+        #expect(verify.status == 0)
+        #expect(verify.stdout.hasPrefix("ok: 1 models, 2 versions"))
+
+        // Tamper with an artifact through git: verify exits 1 with one line per problem.
+        dir.write("reg/models/penguins/v1/model.json", "{\"w\": 2}\n")
+        git(["commit", "-qam", "tamper"], in: reg)
+        let bad = mreg(["verify"], in: reg)
+        #expect(bad.status == 1)
+        #expect(bad.stdout.split(separator: "\n").count == 2)
+        #expect(bad.stderr == "mreg: error: verify found 2 problems\n")
+        let badJSON = mreg(["verify", "--json"], in: reg)
+        #expect(badJSON.status == 1)
+        #expect(badJSON.stdout.contains("\"ok\": false"))
+    }
+
+    @Test func usageAndInputErrorsExitTwoWithOneLine() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        dir.write("art/model.json", "{}")
+        let cases: [([String], String)] = [
+            (["register", "../evil", "--from", dir.sub("art")], "invalid model name '../evil'"),
+            (["register", "ok", "--from", dir.sub("nope")], "is not a folder"),
+            (["register", "ok"], "missing expected argument '--from <from>'"),
+            (["show", "penguins"], "invalid reference 'penguins'"),
+            (["show", "penguins@v1"], "model 'penguins' not found"),
+            (["show", "penguins@qa"], "environment 'qa' is not in mreg.yaml"),
+            (["list", "NOPE"], "invalid model name 'NOPE'"),
+            (["history", "ghost"], "model 'ghost' not found"),
+            (["init", reg], "is already a registry"),
+            (["frobnicate"], "unexpected argument 'frobnicate'"),
+            (["history", "x", "--limit", "0"], "--limit must be at least 1"),
+        ]
+        for (args, expected) in cases {
+            let r = mreg(args, in: reg)
+            #expect(r.status == 2, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.isOneLineError, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
+            #expect(r.stdout == "", "\(args)")
+        }
+        // Outside any registry.
+        let outside = mreg(["list"], in: dir.path)
+        #expect(outside.status == 2)
+        #expect(outside.stderr.contains("no registry found"))
+        // A broken mreg.yaml is named with its field.
+        dir.write("reg/mreg.yaml", "schemaVersion: 1\nname: x\nbogus: 1\n")
+        git(["commit", "-qam", "break config"], in: reg)
+        let broken = mreg(["list"], in: reg)
+        #expect(broken.status == 2)
+        #expect(broken.stderr == "mreg: error: mreg.yaml: field 'bogus' is not a known field\n")
+    }
+
+    @Test func helpHasExamples() {
+        for command in ["init", "register", "list", "show", "history", "diff", "verify", "quickstart"] {
+            let r = mreg([command, "--help"], in: "/")
+            #expect(r.status == 0, "\(command)")
+            #expect(r.stdout.contains("mreg \(command)"), "\(command) help has no example")
+        }
+        #expect(mreg(["--version"], in: "/").status == 0)
+    }
+
+    @Test func identityIsRequired() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let home = dir.sub("home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let env = ["HOME": home, "XDG_CONFIG_HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "", "GIT_AUTHOR_EMAIL": "",
+                   "GIT_COMMITTER_NAME": "", "GIT_COMMITTER_EMAIL": ""]
+        let r = mreg(["init", dir.sub("reg")], in: dir.path, environment: env)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no author identity"), "\(r.stderr)")
+        #expect(r.isOneLineError)
+    }
+
+    @Test func eightConcurrentRegistrationsAllLand() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        for i in 0..<8 { dir.write("art\(i)/model.json", "{\"writer\": \(i)}") }
+        let results = LockedResults()
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            let r = mreg(["register", "m", "--from", dir.sub("art\(i)"), "--json"], in: reg)
+            results.add(r)
+        }
+        let all = results.all
+        let landed = all.filter { $0.status == 0 }
+        for failed in all where failed.status != 0 {
+            #expect(failed.stderr.contains("moved, run again"), "\(failed.stderr)")
+        }
+        #expect(landed.count >= 1)
+        let versions = Set(landed.compactMap { r in
+            (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["version"] as? String
+        })
+        #expect(versions.count == landed.count)
+        #expect(Int(git(["rev-list", "--count", "HEAD"], in: reg).stdout) == 1 + landed.count)
+        #expect(git(["fsck", "--strict"], in: reg).status == 0)
+        #expect(git(["status", "--porcelain"], in: reg).stdout == "")
+        #expect(mreg(["verify"], in: reg).status == 0)
+        // Every writer's artifact is in exactly one version.
+        var writers = Set<String>()
+        for v in versions {
+            writers.insert(git(["show", "HEAD:models/m/\(v)/model.json"], in: reg).stdout)
+        }
+        #expect(writers.count == landed.count)
+        #expect(landed.count == 8, "with retries all eight should land")
+    }
+}
+
+final class LockedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results = [RunResult]()
+    func add(_ r: RunResult) {
+        lock.lock()
+        results.append(r)
+        lock.unlock()
+    }
+    var all: [RunResult] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results
+    }
+}
