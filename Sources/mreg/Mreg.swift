@@ -5,7 +5,7 @@ import MregGit
 import MregRegistry
 
 @main
-struct Mreg: ParsableCommand {
+struct Mreg: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
@@ -23,10 +23,14 @@ struct Mreg: ParsableCommand {
     )
 
     /// Runs the command line; maps errors to one line on stderr and the documented exit codes.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let failed as CheckFailed {
             if let message = failed.message { printError(message) }
             Foundation.exit(1)
