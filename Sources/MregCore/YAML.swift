@@ -20,6 +20,13 @@ public enum YAML {
 
     /// Parses one YAML document held in a string.
     public static func parse(_ text: String, file: String) throws(CoreError) -> JSONValue {
+        guard text.utf8.count <= maxSize else { throw CoreError.invalidFile(file: file, message: "larger than \(maxSize) bytes") }
+        if let fast = FastYAML.parse(text) { return fast }
+        return try parseWithYams(text, file: file)
+    }
+
+    /// The full YAML path (Yams), for documents the fast reader leaves alone.
+    static func parseWithYams(_ text: String, file: String) throws(CoreError) -> JSONValue {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
