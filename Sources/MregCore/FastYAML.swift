@@ -49,31 +49,35 @@ struct FastYAML {
 
     /// The line without its comment; nil when quotes do not close on the line.
     private static func stripComment(_ s: Substring) -> Substring? {
-        var quote: Character?
-        var previous: Character = " "
-        var i = s.startIndex
-        while i < s.endIndex {
-            let c = s[i]
-            if let q = quote {
-                if c == "\\" && q == "\"" {
-                    i = s.index(after: i)
-                    guard i < s.endIndex else { return nil }
-                } else if c == q {
-                    if q == "'", s.index(after: i) < s.endIndex, s[s.index(after: i)] == "'" {
-                        i = s.index(after: i)
+        let u = s.utf8
+        var quote: UInt8 = 0
+        var previous: UInt8 = 0x20
+        var i = u.startIndex
+        while i < u.endIndex {
+            let c = u[i]
+            if quote != 0 {
+                if c == 0x5C && quote == 0x22 {
+                    i = u.index(after: i)
+                    guard i < u.endIndex else { return nil }
+                } else if c == quote {
+                    let next = u.index(after: i)
+                    if quote == 0x27, next < u.endIndex, u[next] == 0x27 {
+                        i = next
                     } else {
-                        quote = nil
+                        quote = 0
                     }
                 }
-            } else if c == "#" && (previous == " " || i == s.startIndex) {
+            } else if c == 0x23 && (previous == 0x20 || i == u.startIndex) {
                 return s[s.startIndex..<i]
-            } else if (c == "\"" || c == "'") && (previous == " " || previous == "[" || previous == "{" || previous == "," || previous == ":" || i == s.startIndex) {
+            } else if (c == 0x22 || c == 0x27)
+                && (previous == 0x20 || previous == 0x5B || previous == 0x7B || previous == 0x2C || previous == 0x3A || i == u.startIndex)
+            {
                 quote = c
             }
             previous = c
-            i = s.index(after: i)
+            i = u.index(after: i)
         }
-        return quote == nil ? s : nil
+        return quote == 0 ? s : nil
     }
 
     private func block(_ index: inout Int, indent: Int) -> JSONValue? {
@@ -161,26 +165,38 @@ struct FastYAML {
             guard rest.isEmpty || rest.first == " " else { return nil }
             return (key, rest.drop(while: { $0 == " " }))
         }
-        var i = text.startIndex
-        while i < text.endIndex {
-            if text[i] == ":" {
-                let next = text.index(after: i)
-                if next == text.endIndex || text[next] == " " {
+        let u = text.utf8
+        var i = u.startIndex
+        while i < u.endIndex {
+            if u[i] == 0x3A {
+                let next = u.index(after: i)
+                if next == u.endIndex || u[next] == 0x20 {
                     let key = text[text.startIndex..<i]
                     guard isSimpleKey(key) else { return nil }
-                    return (String(key), text[next...].drop(while: { $0 == " " }))
+                    var rest = text[next...]
+                    while rest.utf8.first == 0x20 { rest = rest.dropFirst() }
+                    return (String(key), rest)
                 }
             }
-            i = text.index(after: i)
+            i = u.index(after: i)
         }
         return nil
     }
 
+    /// Keys that read back as the same plain string: ASCII letters, digits and `_ . / -`, not
+    /// starting with a digit or `-`, and not a YAML null or boolean word.
     private static func isSimpleKey(_ key: Substring) -> Bool {
-        guard let first = key.unicodeScalars.first, !key.hasSuffix(" ") else { return false }
-        guard first.properties.isAlphabetic || "_./".unicodeScalars.contains(first) || (first.value >= 0x30 && first.value <= 0x39) else { return false }
-        guard case .string(let s)? = plainScalar(key), s == String(key) else { return false }
-        return !key.contains(where: { "{}[],&*!|>'\"%@`#".contains($0) })
+        let u = key.utf8
+        guard let first = u.first else { return false }
+        let isLetter = (first >= 0x61 && first <= 0x7A) || (first >= 0x41 && first <= 0x5A)
+        guard isLetter || first == 0x5F || first == 0x2E || first == 0x2F else { return false }
+        for b in u {
+            let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)
+                || b == 0x5F || b == 0x2E || b == 0x2F || b == 0x2D
+            if !ok { return false }
+        }
+        if u.count <= 5 && (nulls.contains(key) || trues.contains(key) || falses.contains(key)) { return false }
+        return !(first == 0x2E && key.count > 1 && (key.dropFirst().lowercased() == "inf" || key.dropFirst().lowercased() == "nan"))
     }
 
     /// A value written on the rest of a line: a flow collection, a quoted or a plain scalar.
@@ -195,7 +211,11 @@ struct FastYAML {
             guard let s = quoted(&cursor), cursor.allSatisfy({ $0 == " " }) else { return nil }
             return .string(s)
         }
-        if text.contains(": ") { return nil }
+        var previous: UInt8 = 0
+        for b in text.utf8 {
+            if previous == 0x3A && b == 0x20 { return nil }
+            previous = b
+        }
         return plainScalar(text)
     }
 
@@ -320,8 +340,12 @@ struct FastYAML {
         if falses.contains(text) { return .bool(false) }
         guard let first = text.unicodeScalars.first else { return nil }
         if first.properties.isAlphabetic || first == "_" || first == "/" {
-            if text.contains(" #") || text.hasSuffix(":") { return nil }
-            if let f = text.first, "&*!|>%@`".contains(f) { return nil }
+            var previous: UInt8 = 0
+            for b in text.utf8 {
+                if previous == 0x20 && b == 0x23 { return nil }
+                previous = b
+            }
+            if previous == 0x3A { return nil }
             return .string(String(text))
         }
         // Numbers: only the plain decimal forms; anything else (0x, 0o, 1_000, 1:30, .5, dates) goes to Yams.

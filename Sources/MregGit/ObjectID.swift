@@ -27,6 +27,25 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Comparable 
         self.init(oid)
     }
 
+    /// An id from its 20 raw bytes; nil for any other length.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == 20 else { return nil }
+        a = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        b = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        c = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+    }
+
+    /// The 20 raw bytes.
+    public var bytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        out.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: a, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            raw.storeBytes(of: c, toByteOffset: 16, as: UInt32.self)
+        }
+        return out
+    }
+
     var oid: git_oid {
         var oid = git_oid()
         withUnsafeMutableBytes(of: &oid.id) { raw in

@@ -168,8 +168,13 @@ extension Registry {
         let modelPath = prefix + "models/" + model
         let deployPath = prefix + "deploy"
         var events = [HistoryEvent]()
-        for (commitID, entries) in try repository.history(from: snap.commit, touching: [modelPath, deployPath]) {
+        let index = ChangeIndex(repository: repository, prefix: prefix)
+        // Consecutive changes share blobs (one change's new manifest is the next one's old).
+        var parsed = [ObjectID: Result<Deployment?, Error>]()
+        for (commitID, change) in try index.chain(from: snap.commit) where change.deploy || change.models.contains(model) {
             guard events.count < limit else { break }
+            let tree = try repository.treeID(ofCommit: commitID)
+            let entries = [try repository.entry(at: modelPath, inTree: tree)?.id, try repository.entry(at: deployPath, inTree: tree)?.id]
             let info = try repository.commit(commitID)
             let parent = info.parents.first
             let parentTree = try parent.map { p in try repository.treeID(ofCommit: p) }
@@ -209,10 +214,13 @@ extension Registry {
                     let path = Manifest.path(env)
                     func read(_ id: ObjectID?) -> Result<Deployment?, Error> {
                         guard let id else { return .success(nil) }
-                        return Result {
+                        if let known = parsed[id] { return known }
+                        let result = Result {
                             let text = String(decoding: try repository.blob(id), as: UTF8.self)
                             return try Manifest.parse(text, file: path).models[model]
                         }
+                        parsed[id] = result
+                        return result
                     }
                     switch (read(change.oldID), read(change.newID)) {
                     case (_, .failure(let error)):

@@ -129,8 +129,9 @@ public final class Registry {
     public func main() throws -> Snapshot {
         let current = try head()
         let mainRef = "refs/heads/" + (try current.config()).mainBranch
-        if let snap = try snapshot(branch: mainRef), snap.exists { return snap }
-        return current
+        guard let tip = try repository.referenceTarget(mainRef), tip != current.commit else { return current }
+        let snap = try snapshot(commit: tip)
+        return snap.exists ? snap : current
     }
 
     /// The commit identity from the environment and Git configuration.

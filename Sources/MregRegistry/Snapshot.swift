@@ -9,6 +9,8 @@ public struct Snapshot {
     /// The registry folder's tree in that commit, nil when the folder does not exist there.
     public let tree: ObjectID?
     let prefix: String
+    /// Parsed files of this commit, so repeated reads cost nothing.
+    let cache = SnapshotCache()
 
     /// True when the commit holds a registry (`mreg.yaml` in the registry folder).
     public var exists: Bool {
@@ -42,10 +44,13 @@ public struct Snapshot {
     }
 
     public func config() throws -> RegistryConfig {
+        if let config = cache.config { return config }
         guard let text = try text(RegistryConfig.fileName) else {
             throw RegistryError.noRegistry("commit \(commit.short) has no \(prefix)\(RegistryConfig.fileName)")
         }
-        return try RegistryConfig.parse(text)
+        let config = try RegistryConfig.parse(text)
+        cache.config = config
+        return config
     }
 
     /// Model names, sorted; folders that are not valid model names are ignored.
@@ -105,9 +110,12 @@ public struct Snapshot {
 
     /// An environment's manifest; nil when its file does not exist.
     public func manifest(_ environment: String) throws -> Manifest? {
+        if let cached = cache.manifests[environment] { return cached }
         let path = Manifest.path(environment)
         guard let text = try text(path) else { return nil }
-        return try Manifest.parse(text, file: path, expectedEnvironment: environment)
+        let manifest = try Manifest.parse(text, file: path, expectedEnvironment: environment)
+        cache.manifests[environment] = manifest
+        return manifest
     }
 
     /// Every configured environment's manifest (absent files as empty manifests), in promotion order.
@@ -138,4 +146,10 @@ public struct Snapshot {
             return d.version
         }
     }
+}
+
+/// Memoized reads of one snapshot (a commit never changes, so neither do they).
+final class SnapshotCache {
+    var config: RegistryConfig?
+    var manifests = [String: Manifest?]()
 }

@@ -108,10 +108,10 @@ func fmt(_ d: Double) -> String { String(format: "%.4f", d) }
 
 /// `2026-11-22 18:04` (UTC) from seconds since 1970.
 func dateText(_ seconds: Int64) -> String {
-    let f = DateFormatter()
-    f.timeZone = TimeZone(identifier: "UTC")
-    f.dateFormat = "yyyy-MM-dd HH:mm"
-    return f.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    var t = time_t(seconds)
+    var parts = tm()
+    gmtime_r(&t, &parts)
+    return String(format: "%04d-%02d-%02d %02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min)
 }
 
 extension Deployment {

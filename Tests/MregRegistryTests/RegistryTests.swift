@@ -282,3 +282,29 @@ import Testing
         #expect(lines.contains("models/m/model.yaml: field 'task' must be classification or regression, found 'clustering'"))
     }
 }
+
+@Suite struct ChangeIndexTests {
+    @Test func historyIsTheSameWithAFreshAWarmAndADamagedIndex() throws {
+        let dir = TempDir("reg")
+        defer { dir.remove() }
+        let registry = try makeRegistry(dir)
+        for i in 0..<5 { _ = try registry.register(model: i % 2 == 0 ? "a" : "b", content: content(["model.json": "\(i)"]), message: nil) }
+        let cold = try registry.history("a").map(\.detail)
+        #expect(cold == ["registered v3", "registered v2", "registered v1"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.sub(".git/mreg"))
+        #expect(files.count == 1 && files[0].hasPrefix("changes-"))
+        #expect(try registry.history("a").map(\.detail) == cold)
+        // New commits after the index was written are picked up.
+        _ = try registry.register(model: "a", content: content(["model.json": "x"]), message: nil)
+        #expect(try registry.history("a").first?.detail == "registered v4")
+        // Garbage, truncation and a rewritten branch all give the right answer.
+        let file = dir.sub(".git/mreg/" + files[0])
+        for damage in [Data("garbage".utf8), Data("MREGCHG1".utf8) + Data(repeating: 0xFF, count: 57), Data()] {
+            try damage.write(to: URL(fileURLWithPath: file))
+            #expect(try registry.history("a").map(\.detail) == ["registered v4"] + cold)
+        }
+        git(["reset", "-q", "--hard", "HEAD~2"], in: dir.path)
+        #expect(try registry.history("a").map(\.detail) == ["registered v2", "registered v1"])
+        #expect(try registry.history("b").map(\.detail) == ["registered v2", "registered v1"])
+    }
+}
