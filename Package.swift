@@ -33,6 +33,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "mreg-ml-bench", dependencies: ["MregML", "MregCore"]),
         .testTarget(name: "MregGitTests", dependencies: ["MregGit"]),
         .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
         .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
