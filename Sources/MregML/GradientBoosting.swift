@@ -54,6 +54,9 @@ struct GBDTModel: Sendable, Equatable {
         var earlyStopping: Bool? = nil
         var iterationsWithoutChange = 10
         var validationTolerance = 1e-7
+        /// Histograms over at least this many row-features are built one feature per thread (same sums
+        /// as the serial loop: each feature is still summed by one thread in row order).
+        var parallelThreshold = 400_000
     }
 
     /// Raw scores (rows x outputs) into `out`.
@@ -431,7 +434,7 @@ final class TreeGrower {
                         let work = HistogramWork(
                             bins: bb.baseAddress!, hist: hist, idx: idx, g: root ? g : UnsafePointer(og),
                             h: root ? h : UnsafePointer(oh), rows: rows, count: m, root: root, constantHessian: constantHessian)
-                        if m * features >= 400_000 && features > 1 {
+                        if m * features >= options.parallelThreshold && features > 1 {
                             DispatchQueue.concurrentPerform(iterations: features) { f in work.run(feature: f) }
                         } else {
                             for f in 0..<features { work.run(feature: f) }

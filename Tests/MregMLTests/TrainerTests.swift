@@ -229,4 +229,22 @@ import Testing
         #expect(categorical["missing"] == 1)
         #expect(categorical["distinct"] == 2)
     }
+
+    @Test func parallelHistogramsGiveTheSameTreesAsSerial() {
+        var rng = SeededGenerator(seed: 5)
+        let rows = 3000, cols = 6
+        let x = Matrix(rows: rows, cols: cols, values: (0..<(rows * cols)).map { _ in rng.uniform(-1, 1) })
+        let labels = (0..<rows).map { r in x.values[r * cols] + x.values[r * cols + 1] * x.values[r * cols + 2] > 0 ? 1 : (r % 7 == 0 ? 2 : 0) }
+        func fit(_ threshold: Int) -> GBDTModel {
+            var options = GBDTModel.Options()
+            options.maxIterations = 5
+            options.parallelThreshold = threshold
+            return GBDTModel.fit(x, targets: .classes(labels, count: 3), validation: Matrix(rows: 0, cols: cols),
+                                 validationTargets: .classes([], count: 3), options: options, seed: 1) { _, _ in }.model
+        }
+        let serial = fit(.max)
+        #expect(fit(0) == serial)
+        #expect(fit(0) == serial)
+        #expect(serial.trees.count == 15)
+    }
 }
