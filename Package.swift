@@ -33,6 +33,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "mreg-ml-bench", dependencies: ["MregML", "MregCore"]),
         .target(name: "MregTestSupport", path: "Tests/MregTestSupport"),
         .testTarget(name: "MregGitTests", dependencies: ["MregGit", "MregTestSupport"]),
         .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
