@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(
             name: "mreg",
             dependencies: [
-                "MregRegistry",
+                "MregRegistry", "MregML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -77,6 +77,8 @@ public struct VersionRecord: Sendable, Equatable {
     public var algorithm: String?
     public var target: String?
     public var seed: UInt64?
+    /// How the data was split: holdout share and rows per part.
+    public var split: JSONValue?
     public var params: JSONValue
     public var data: [DataFingerprint]
     public var trials: [TrialSummary]
@@ -130,6 +132,7 @@ public struct VersionRecord: Sendable, Equatable {
             guard seed >= 0 else { throw f.error("seed", "must not be negative") }
             record.seed = UInt64(seed)
         }
+        record.split = f.value("split")
         if let params = f.value("params") {
             guard case .object = params else { throw f.error("params", "must be a mapping, found \(params.typeName)") }
             record.params = params
@@ -191,6 +194,7 @@ public struct VersionRecord: Sendable, Equatable {
         if let algorithm { pairs.append(("algorithm", .string(algorithm))) }
         if let target { pairs.append(("target", .string(target))) }
         if let seed { pairs.append(("seed", .value(.number(Double(seed))))) }
+        if let split { pairs.append(("split", .from(split))) }
         pairs.append(("params", .from(params)))
         if !data.isEmpty {
             pairs.append(("data", .list(data.map { d in

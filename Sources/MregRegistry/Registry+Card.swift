@@ -74,3 +74,48 @@ extension Registry {
         return .array([.object(["name": .string("\(record.model)-\(record.version)"), "results": .array([.object(result)])])])
     }
 }
+
+extension Registry {
+    /// Fields `mreg card --set` may change: what people write, not what mreg derives.
+    public static let editableCardFields: Set<String> = ModelCard.knownFields.subtracting(["schemaVersion", "model", "version", "model-index"])
+
+    /// The card of a version, as text.
+    public func cardText(_ reference: ModelReference) throws -> (version: String, text: String) {
+        let (snap, version) = try resolve(reference)
+        let path = Snapshot.versionPath(reference.model, version) + "/" + ModelCard.fileName
+        guard let text = try snap.text(path) else { throw RegistryError.invalidInput("\(reference.model)@\(version) has no card.md") }
+        _ = try ModelCard.parse(text, file: path)
+        return (version, text)
+    }
+
+    /// Sets front-matter fields of a version's card (the one file of a version that may change)
+    /// and commits on the current branch.
+    public func setCard(_ reference: ModelReference, fields: [(String, String)], message: String?) throws -> (version: String, commit: ObjectID) {
+        guard !fields.isEmpty else { throw RegistryError.invalidInput("nothing to set: use --set FIELD=VALUE") }
+        for (key, value) in fields {
+            guard Registry.editableCardFields.contains(key) else {
+                throw RegistryError.invalidInput("card field '\(key)' cannot be set (settable: \(Registry.editableCardFields.sorted().joined(separator: ", ")))")
+            }
+            guard value.utf8.count <= 10_000 else { throw RegistryError.invalidInput("card field '\(key)' is longer than 10000 bytes") }
+        }
+        let branch = try currentBranch()
+        let version = try head().resolve(reference)
+        let path = Snapshot.versionPath(reference.model, version) + "/" + ModelCard.fileName
+        return try retrying(branch: branch) {
+            let snap = try head()
+            guard let text = try snap.text(path) else { throw RegistryError.invalidInput("\(reference.model)@\(version) has no card.md") }
+            var card = try ModelCard.parse(text, file: path)
+            for (key, value) in fields { card.fields[key] = .string(value) }
+            let updated = card.render()
+            _ = try ModelCard.parse(updated, file: path)
+            guard updated != text else { return (version, snap.commit) }
+            var summary = "Update card of \(reference.model) \(version)\n"
+            if let message, !message.isEmpty { summary += "\n" + message + "\n" }
+            summary += "\nMreg-Model: \(reference.model)\nMreg-Version: \(version)\n"
+            let blob = try repository.writeBlob(Data(updated.utf8))
+            return (version, try commit([path: .blob(blob)], onBranch: branch, parent: snap.commit, message: summary))
+        }
+    }
+}
+
+import MregGit

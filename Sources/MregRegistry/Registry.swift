@@ -117,8 +117,13 @@ public final class Registry {
 
     /// The registry at the tip of the current branch; an error when there is none there.
     public func head() throws -> Snapshot {
-        let branch = try currentBranch()
-        guard let snap = try snapshot(branch: branch), snap.exists else {
+        // A detached HEAD (as in CI checkouts of a pull request) reads fine; only writes need a branch.
+        let branch = repository.headReferenceName ?? "HEAD"
+        guard let tip = try repository.resolveCommit("HEAD") else {
+            throw RegistryError.noRegistry("branch '\(shortName(branch))' has no commits yet")
+        }
+        let snap = try snapshot(commit: tip)
+        guard snap.exists else {
             throw RegistryError.noRegistry("branch '\(shortName(branch))' has no committed \(prefix)\(RegistryConfig.fileName)")
         }
         return snap

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MregCore
 import MregGit
+import MregML
 import MregRegistry
 
 @main
@@ -18,7 +19,8 @@ struct Mreg: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Quickstart.self, Init.self, Register.self, List.self, Show.self, History.self, Diff.self, Verify.self,
+            Quickstart.self, Init.self, Train.self, Register.self, Card.self, Evaluate.self, List.self, Show.self, History.self,
+            Diff.self, Verify.self,
         ]
     )
 
@@ -43,6 +45,9 @@ struct Mreg: AsyncParsableCommand {
             printError(error.description)
             Foundation.exit(2)
         } catch let error as CoreError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch let error as MLError {
             printError(error.description)
             Foundation.exit(2)
         } catch {

@@ -1,0 +1,248 @@
+import Foundation
+import MregCore
+import MregGit
+import MregML
+
+/// Metrics of one version on some data, and the gates of an environment when asked.
+public struct EvaluationReport {
+    public var model: String
+    public var version: String
+    /// Where the metrics come from: `data PATH` or `recorded test metrics`.
+    public var source: String
+    public var dataSHA256: String?
+    public var rows: Int?
+    public var metrics: [String: Double]
+    public var confusionMatrix: [[Int]]?
+    public var classes: [String]?
+    public var environment: String?
+    public var champion: (version: String, metrics: [String: Double])?
+    public var gates: [RuleResult]
+    /// Problems that fail the check regardless of gates (checksums of the version's files).
+    public var problems: [String]
+    /// The commit that recorded this evaluation, with `--record`.
+    public var recorded: ObjectID?
+
+    public var passed: Bool { problems.isEmpty && gates.allSatisfy(\.passed) }
+}
+
+/// What `mreg evaluate --changed` found and judged.
+public struct ChangedReport {
+    public var base: ObjectID
+    public var head: ObjectID
+    public var items: [ChangedItem]
+    public var passed: Bool { items.allSatisfy(\.report.passed) }
+}
+
+/// One judged change: a new version, or a model whose deployment changed in an environment.
+public struct ChangedItem {
+    public enum Kind { case newVersion, deployment }
+    public var kind: Kind
+    /// For a deployment change: the version served before (nil: none).
+    public var previous: String?
+    public var report: EvaluationReport
+    public var title: String {
+        switch kind {
+        case .newVersion: return "\(report.model)@\(report.version) (new version)"
+        case .deployment:
+            return "\(report.model) in \(report.environment ?? "?"): \(previous ?? "none") -> \(report.version)"
+        }
+    }
+}
+
+extension Registry {
+    /// Scores `reference` on a CSV file (or, without one, reads its recorded test metrics) and,
+    /// with `environment`, checks that environment's gates against its champion on main scored on
+    /// the same data. With `record`, appends the evaluation to the version in a new file and commits.
+    public func evaluate(_ reference: ModelReference, data: String?, environment: String?, record: Bool = false) throws -> EvaluationReport {
+        let (snap, version) = try resolve(reference)
+        let table = try data.map { path in try Registry.readTable(path) }
+        var report = try evaluate(snap: snap, model: reference.model, version: version, table: table, dataPath: data)
+        if let environment {
+            try checkGates(&report, environment: environment, table: table, snap: snap)
+        }
+        if record {
+            guard let table else { throw RegistryError.invalidInput("--record needs --data: there is nothing new to record") }
+            report.recorded = try recordEvaluation(report, rows: table.1.rowCount)
+        }
+        return report
+    }
+
+    /// Scores one version: its `model.json` on the table, or its recorded metrics without one.
+    func evaluate(snap: Snapshot, model: String, version: String, table: (Data, Table)?, dataPath: String?) throws -> EvaluationReport {
+        var report = EvaluationReport(
+            model: model, version: version, source: "recorded test metrics", metrics: [:], gates: [], problems: [])
+        let record = try snap.versionRecord(model, version)
+        report.problems = try integrityProblems(snap: snap, model: model, version: version, record: record)
+        if let (bytes, table) = table, let dataPath {
+            let scorer = try loadModel(snap: snap, model: model, version: version)
+            let evaluation = try MregML.evaluate(scorer, on: table)
+            report.source = "data \(dataPath)"
+            report.dataSHA256 = SHA256.hex(bytes)
+            report.rows = evaluation.rows
+            report.metrics = evaluation.metrics
+            report.confusionMatrix = evaluation.confusionMatrix
+            report.classes = evaluation.classes
+        } else {
+            report.metrics = try snap.metrics(model, version)?.primary ?? [:]
+        }
+        return report
+    }
+
+    /// The built-in model of a version, parsed and validated.
+    func loadModel(snap: Snapshot, model: String, version: String) throws -> Model {
+        guard let bytes = try snap.data(Snapshot.versionPath(model, version) + "/model.json") else {
+            throw RegistryError.invalidInput("\(model)@\(version) has no model.json (a built-in model) to score; evaluate it without --data to use its recorded metrics")
+        }
+        do {
+            return try Model(data: bytes)
+        } catch {
+            throw RegistryError.invalidInput("models/\(model)/\(version)/model.json: \(error)")
+        }
+    }
+
+    /// Checksum problems of one version's files, one line each.
+    func integrityProblems(snap: Snapshot, model: String, version: String, record: VersionRecord) throws -> [String] {
+        var problems = [String]()
+        let dir = Snapshot.versionPath(model, version)
+        for file in record.files {
+            guard let data = try snap.data(dir + "/" + file.path) else {
+                problems.append("\(dir)/\(file.path): listed in version.yaml but missing")
+                continue
+            }
+            if data.count != file.size || SHA256.hex(data) != file.sha256 {
+                problems.append("\(dir)/\(file.path): checksum differs from version.yaml")
+            }
+        }
+        return problems
+    }
+
+    /// Applies an environment's gates to a report: champion rules against the version the
+    /// environment serves on main (scored on the same data when there is data).
+    func checkGates(_ report: inout EvaluationReport, environment: String, table: (Data, Table)?, snap: Snapshot) throws {
+        let main = try self.main()
+        let config = try main.config()
+        guard let env = config.environment(environment) else {
+            throw RegistryError.unknownEnvironment(environment, known: config.environments.map(\.name))
+        }
+        report.environment = environment
+        if let served = try main.manifest(environment)?.models[report.model]?.version, served != report.version {
+            let championReport = try evaluate(snap: main, model: report.model, version: served, table: table, dataPath: table == nil ? nil : "champion")
+            report.champion = (served, championReport.metrics)
+        }
+        let task = try snap.versionRecord(report.model, report.version).task ?? (try? snap.modelSpec(report.model))?.task
+        let card = try snap.card(report.model, report.version)
+        let metricsFile = try snap.metrics(report.model, report.version)
+        report.gates = env.gates.check(GateInput(
+            task: task, metrics: report.metrics, champion: report.champion, cardMissing: card?.missingFields,
+            cardMismatches: card.map { Registry.cardMetricIssues(card: $0, metrics: metricsFile) } ?? []))
+    }
+
+    /// Appends an evaluation record (`evaluations/TIME-DATA.json`) to the version and commits.
+    func recordEvaluation(_ report: EvaluationReport, rows: Int) throws -> ObjectID {
+        let branch = try currentBranch()
+        let identity = try identity()
+        var json: [String: JSONValue] = [
+            "schemaVersion": 1, "model": .string(report.model), "version": .string(report.version),
+            "time": .string(isoTime(identity.committer)), "mregVersion": .string(mregVersion),
+            "data": ["sha256": .string(report.dataSHA256 ?? ""), "rows": .number(Double(rows)),
+                     "source": .string(String(report.source.dropFirst("data ".count)))],
+            "metrics": .object(report.metrics.mapValues(JSONValue.number)),
+        ]
+        if let m = report.confusionMatrix, let c = report.classes {
+            json["confusionMatrix"] = ["classes": .array(c.map(JSONValue.string)), "matrix": .array(m.map { .array($0.map { .number(Double($0)) }) })]
+        }
+        if let env = report.environment {
+            json["environment"] = .string(env)
+            json["passed"] = .bool(report.passed)
+            json["gates"] = .array(report.gates.map { ["rule": .string($0.rule), "passed": .bool($0.passed), "detail": .string($0.detail)] })
+        }
+        let stamp = isoTime(identity.committer).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        let name = "\(stamp)-\((report.dataSHA256 ?? "nodata").prefix(12)).json"
+        let blob = try repository.writeBlob(JSONValue.object(json).encoded(pretty: true))
+        return try retrying(branch: branch) {
+            let snap = try head()
+            let path = Snapshot.versionPath(report.model, report.version) + "/evaluations/" + name
+            guard try snap.entry(path) == nil else {
+                throw RegistryError.invalidInput("an evaluation of \(report.model)@\(report.version) on this data was already recorded at this time")
+            }
+            let message = "Record evaluation of \(report.model) \(report.version)\n\nMreg-Model: \(report.model)\nMreg-Version: \(report.version)\n"
+            return try commit([path: .blob(blob)], onBranch: branch, parent: snap.commit, message: message)
+        }
+    }
+
+    /// CI mode: what the commits since `base` (default: the merge-base with the main branch) add or
+    /// change — new versions and edited manifests — each evaluated and judged.
+    public func evaluateChanged(base: String?, data: String?) throws -> ChangedReport {
+        let snap = try head()
+        let baseID: ObjectID
+        if let base {
+            guard let id = try repository.resolveCommit(base) else { throw RegistryError.invalidInput("--base '\(base)' names no commit") }
+            baseID = id
+        } else {
+            let mainBranch = try snap.config().mainBranch
+            var found: ObjectID?
+            for ref in ["refs/heads/\(mainBranch)", "refs/remotes/origin/\(mainBranch)"] {
+                if let tip = try repository.referenceTarget(ref), let mb = try repository.mergeBase(snap.commit, tip) {
+                    found = mb
+                    break
+                }
+            }
+            guard let found else { throw RegistryError.invalidInput("cannot find the merge-base with '\(mainBranch)'; pass --base REF") }
+            baseID = found
+        }
+        let baseSnap = try snapshot(commit: baseID)
+        let changes = try repository.diffTrees(baseSnap.tree, snap.tree)
+        let table = try data.map { try Registry.readTable($0) }
+        var items = [ChangedItem]()
+        var tables = [String: (Data, Table)]()
+        func dataFor(_ model: String) throws -> ((Data, Table)?, String?) {
+            if let table { return (table, data) }
+            guard let path = try? snap.modelSpec(model).evaluationData else { return (nil, nil) }
+            if let cached = tables[path] { return (cached, path) }
+            if let loaded = try evaluationTable(path, snap: snap) {
+                tables[path] = loaded
+                return (loaded, path)
+            }
+            throw RegistryError.invalidInput("models/\(model)/model.yaml: evaluation data '\(path)' not found in the repository or on this machine")
+        }
+        // New versions: a version.yaml that did not exist at the base.
+        for change in changes where change.status == .added && change.path.hasSuffix("/" + VersionRecord.fileName) {
+            let parts = change.path.split(separator: "/")
+            guard parts.count == 4, parts[0] == "models", Names.versionNumber(String(parts[2])) != nil else { continue }
+            let model = String(parts[1]), version = String(parts[2])
+            let (t, path) = try dataFor(model)
+            let report = try evaluate(snap: snap, model: model, version: version, table: t, dataPath: path)
+            items.append(ChangedItem(kind: .newVersion, previous: nil, report: report))
+        }
+        // Edited manifests: every model whose deployment changed is judged by that environment's gates.
+        let config = try snap.config()
+        for change in changes where change.path.hasPrefix("deploy/") && change.path.hasSuffix(".yaml") {
+            let env = String(change.path.dropFirst("deploy/".count).dropLast(".yaml".count))
+            guard config.environment(env) != nil else {
+                throw RegistryError.invalidInput("\(change.path): environment '\(env)' is not in mreg.yaml")
+            }
+            let before = (try? baseSnap.manifest(env))??.models ?? [:]
+            guard let after = try snap.manifest(env)?.models else { continue }
+            for (model, deployment) in after.sorted(by: { $0.key < $1.key }) {
+                let old = before[model]
+                for (candidate, previous) in [(deployment.version, old?.version), (deployment.canary?.version, old?.canary?.version)] {
+                    guard let candidate, candidate != previous, candidate != old?.version else { continue }
+                    let (t, path) = try dataFor(model)
+                    var report = try evaluate(snap: snap, model: model, version: candidate, table: t, dataPath: path)
+                    try checkGates(&report, environment: env, table: t, snap: snap)
+                    items.append(ChangedItem(kind: .deployment, previous: old?.version, report: report))
+                }
+            }
+        }
+        return ChangedReport(base: baseID, head: snap.commit, items: items)
+    }
+
+    /// Evaluation data named in model.yaml: a file on this machine (relative to the registry folder
+    /// when relative), else a file in the repository at the evaluated commit.
+    func evaluationTable(_ path: String, snap: Snapshot) throws -> (Data, Table)? {
+        let onDisk = path.hasPrefix("/") ? path : (directory.map { $0 + "/" + path } ?? path)
+        if FileManager.default.fileExists(atPath: onDisk) { return try Registry.readTable(onDisk) }
+        guard !path.hasPrefix("/"), !path.split(separator: "/").contains(".."), let bytes = try snap.data(path) else { return nil }
+        return (bytes, try Table.parseCSV(bytes, source: (path as NSString).lastPathComponent))
+    }
+}
