@@ -17,20 +17,32 @@ extension Repository {
     ) throws(GitError) -> ObjectID {
         let baseTree = try parent.map { p throws(GitError) in try treeID(ofCommit: p) }
         let newTree = try writeTree(base: baseTree, changes: changes)
-        let checkedOut = !isBare && headReferenceName == branch
-        let changed = checkedOut ? try diffTrees(baseTree, newTree).map(\.path) : []
-        if checkedOut {
-            let dirty = try dirtyPaths(changed)
-            if !dirty.isEmpty { throw GitError.dirtyWorkingTree(dirty) }
-        }
         let id = try createCommit(
             tree: newTree, parents: parent.map { [$0] } ?? [], message: message, author: identity.author,
             committer: identity.committer)
-        try updateReference(branch, to: id, expected: newBranch ? nil : parent, message: "mreg: " + (message.split(separator: "\n").first.map(String.init) ?? ""))
-        if checkedOut && !changed.isEmpty {
-            try syncWorkingTree(from: baseTree, to: newTree, paths: changed)
-        }
+        try moveBranch(branch, to: id, expected: newBranch ? nil : parent, message: "mreg: " + (message.split(separator: "\n").first.map(String.init) ?? ""))
         return id
+    }
+
+    /// Moves `branch` from `expected` (nil: it must not exist) to the commit `target` by
+    /// compare-and-swap. When the branch is checked out in a working tree, the files that differ
+    /// between the two commits are updated in the index and working tree too — and the move is
+    /// refused, before anything changes, if any of them has uncommitted changes.
+    public func moveBranch(_ branch: String, to target: ObjectID, expected: ObjectID?, message: String) throws(GitError) {
+        let checkedOut = !isBare && headReferenceName == branch
+        guard checkedOut else {
+            try updateReference(branch, to: target, expected: expected, message: message)
+            return
+        }
+        let oldTree = try expected.map { p throws(GitError) in try treeID(ofCommit: p) }
+        let newTree = try treeID(ofCommit: target)
+        let changed = try diffTrees(oldTree, newTree).map(\.path)
+        let dirty = try dirtyPaths(changed)
+        if !dirty.isEmpty { throw GitError.dirtyWorkingTree(dirty) }
+        try updateReference(branch, to: target, expected: expected, message: message)
+        if !changed.isEmpty {
+            try syncWorkingTree(from: oldTree, to: newTree, paths: changed)
+        }
     }
 
     /// Paths among `paths` whose index or working-tree state differs from HEAD.

@@ -167,6 +167,12 @@ extension Repository {
         try check(git_reference_delete(out), "git_reference_delete")
     }
 
+    /// True when `name` is a valid full reference name (`refs/heads/promote/x`).
+    public static func isValidReferenceName(_ name: String) -> Bool {
+        var valid: Int32 = 0
+        return git_reference_name_is_valid(&valid, name) == 0 && valid == 1
+    }
+
     /// The names of refs below a prefix such as `refs/heads/`.
     public func referenceNames(prefix: String) throws(GitError) -> [String] {
         var iterator: OpaquePointer?

@@ -20,14 +20,14 @@ struct Mreg: AsyncParsableCommand {
         version: version,
         subcommands: [
             Quickstart.self, Init.self, Train.self, Register.self, Card.self, Evaluate.self, List.self, Show.self, History.self,
-            Diff.self, Verify.self,
+            Diff.self, Verify.self, Promote.self, Rollback.self, Status.self,
         ]
     )
 
     /// Runs the command line; maps errors to one line on stderr and the documented exit codes.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(defaultingOptionalValues(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -60,6 +60,25 @@ struct Mreg: AsyncParsableCommand {
             Foundation.exit(2)
         }
     }
+}
+
+/// `--push` may stand without a value (then: `origin`): give it one when the next word is an
+/// option or there is none, so the parser sees an ordinary option.
+func defaultingOptionalValues(_ arguments: [String]) -> [String] {
+    var out = [String]()
+    var i = 0
+    while i < arguments.count {
+        out.append(arguments[i])
+        if arguments[i] == "--" {
+            out += arguments[(i + 1)...]
+            break
+        }
+        if arguments[i] == "--push", i + 1 == arguments.count || arguments[i + 1].hasPrefix("-") {
+            out.append("origin")
+        }
+        i += 1
+    }
+    return out
 }
 
 /// A check (verify, evaluate, monitor) ran and failed: exit 1 after printing its report.

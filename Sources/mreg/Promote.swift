@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import MregCore
+import MregRegistry
+
+/// Options shared by promote and rollback.
+struct PromotionOptions: ParsableArguments {
+    @Option(help: "The promotion branch (default: promote/MODEL-VERSION-ENV).")
+    var branch: String?
+
+    @Option(name: .customLong("push"), help: ArgumentHelp("Push the branch to this remote, a name or a URL (a bare --push: origin).", valueName: "remote"))
+    var pushRemote: String?
+
+    @Flag(help: "Merge the branch into main here (for registries without a Git host).")
+    var merge = false
+
+    @Flag(help: "Promote even if gates fail (needs --reason; recorded in the commit).")
+    var force = false
+
+    @Option(help: "Why the gates are overridden.")
+    var reason: String?
+
+    @Option(name: [.short, .long], help: "A note kept in the commit.")
+    var message: String?
+
+    @Flag(help: "Print the promotion (title, body, gates) as JSON.")
+    var json = false
+}
+
+struct Promote: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Propose serving a version in an environment: a branch with one commit and a pull-request body.",
+        discussion: """
+            Checks the environment's gates (metrics, card, promotion order) and refuses with one
+            line per failed rule (exit 1) unless --force --reason. Builds deploy/ENV.yaml from
+            main's tree without touching the working tree, on branch promote/MODEL-VERSION-ENV,
+            and prints a pull-request title and Markdown body. --canary P keeps the current
+            version stable and sends P percent to the new one; promoting the same version again
+            without --canary completes the rollout. --push [REMOTE] pushes the branch (default
+            remote: origin); --merge fast-forwards main to it here.
+
+            Examples:
+              mreg promote penguins@v3 --to staging --merge
+              mreg promote penguins@v3 --to production --canary 10 --push
+              mreg promote penguins@v3 --to production --force --reason "hotfix for incident 42"
+            """)
+
+    @OptionGroup var options: RegistryOptions
+
+    @Argument(help: "MODEL@VERSION (or MODEL@ENV: what that environment serves).")
+    var reference: String
+
+    @Option(help: "The environment.")
+    var to: String
+
+    @Option(help: "Send this percent of requests to the new version, the current one staying stable.")
+    var canary: Int?
+
+    @OptionGroup var promotion: PromotionOptions
+
+    func validate() throws {
+        if let canary, !(0...100).contains(canary) { throw ValidationError("--canary must be between 0 and 100") }
+        if promotion.force && (promotion.reason ?? "").isEmpty { throw ValidationError("--force needs --reason TEXT") }
+    }
+
+    func run() throws {
+        let registry = try options.open()
+        let ref = try ModelReference(parsing: reference)
+        let version = try registry.resolve(ref).version
+        var request = PromotionRequest(model: ref.model, version: version, environment: try Names.environment(to))
+        request.canary = canary
+        try runPromotion(registry, &request, promotion)
+    }
+}
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Propose going back to the version an environment served before (or to --to VERSION).",
+        discussion: """
+            The same flow as promote: a branch with one commit and a pull-request body. The
+            version served before comes from main's history of deploy/ENV.yaml. Gates are shown
+            but only integrity blocks a rollback: in an incident the way back must stay open.
+
+            Examples:
+              mreg rollback penguins --env production --merge
+              mreg rollback penguins --env production --to v2 --push
+            """)
+
+    @OptionGroup var options: RegistryOptions
+
+    @Argument(help: "The model.")
+    var model: String
+
+    @Option(help: "The environment.")
+    var env: String
+
+    @Option(name: .customLong("to"), help: "The version to go back to (default: the one served before).")
+    var version: String?
+
+    @OptionGroup var promotion: PromotionOptions
+
+    func validate() throws {
+        if let version, Names.versionNumber(version) == nil { throw ValidationError("--to '\(version)' is not a version (v1, v2, ...)") }
+    }
+
+    func run() throws {
+        let registry = try options.open()
+        var request = PromotionRequest(model: try Names.model(model), version: version, environment: try Names.environment(env))
+        request.kind = .rollback
+        try runPromotion(registry, &request, promotion)
+    }
+}
+
+/// Builds, optionally merges or pushes, and prints a promotion.
+func runPromotion(_ registry: Registry, _ request: inout PromotionRequest, _ o: PromotionOptions) throws {
+    request.branch = o.branch
+    request.force = o.force
+    request.reason = o.reason
+    request.message = o.message
+    var p: Promotion
+    do {
+        p = try registry.promote(request)
+    } catch let refused as PromotionRefused {
+        for line in refused.description.split(separator: "\n") { print(line) }
+        throw CheckFailed(message: "promotion refused by \(refused.failures.count) gate\(refused.failures.count == 1 ? "" : "s") (override with --force --reason TEXT)")
+    }
+    if o.merge { p = try registry.merge(p, request: request) }
+    var pushed: String?
+    if let remote = o.pushRemote {
+        pushed = try registry.push(branch: p.branch, remote: remote)
+    }
+    if o.json {
+        var out: [String: JSONValue] = [
+            "title": .string(p.title), "body": .string(p.body), "branch": .string(p.branch), "commit": .string(p.commit.hex),
+            "base": .string(p.base.hex), "model": .string(p.model), "version": .string(p.version), "environment": .string(p.environment),
+            "kind": .string(p.kind.rawValue), "forced": .bool(p.forced),
+            "previous": p.previous.map { .string(Registry.describe($0)) } ?? .null, "next": .string(Registry.describe(p.next)),
+            "gates": .array(p.gates.map { ["rule": .string($0.rule), "passed": .bool($0.passed), "detail": .string($0.detail)] }),
+            "merged": .bool(p.merged != nil),
+        ]
+        if let pushed { out["pushedTo"] = .string(pushed) }
+        printJSON(.object(out))
+        return
+    }
+    print("Created branch \(p.branch) (commit \(p.commit.short)) on \(p.base.short)")
+    if let merged = p.merged { print("Merged into main (now \(merged.short))") }
+    if let pushed { print("Pushed \(p.branch) to \(pushed)") }
+    print("\nPull request title:\n\(p.title)\n\nPull request body:\n\(p.body)", terminator: "")
+}
