@@ -37,12 +37,37 @@ extension Repository {
         let oldTree = try expected.map { p throws(GitError) in try treeID(ofCommit: p) }
         let newTree = try treeID(ofCommit: target)
         let changed = try diffTrees(oldTree, newTree).map(\.path)
-        let dirty = try dirtyPaths(changed)
-        if !dirty.isEmpty { throw GitError.dirtyWorkingTree(dirty) }
-        try updateReference(branch, to: target, expected: expected, message: message)
-        if !changed.isEmpty {
-            try syncWorkingTree(from: oldTree, to: newTree, paths: changed)
+        // Another mreg process may be between moving this branch and updating the files: wait for
+        // it, so its half-done update never looks like a local edit.
+        try withWorktreeLock { () throws(GitError) in
+            let dirty = try dirtyPaths(changed)
+            if !dirty.isEmpty {
+                // The branch may have moved meanwhile; that is the clearer report.
+                if try referenceTarget(branch) != expected {
+                    throw GitError.refMoved(ref: branch, expected: expected, actual: try referenceTarget(branch))
+                }
+                throw GitError.dirtyWorkingTree(dirty)
+            }
+            try updateReference(branch, to: target, expected: expected, message: message)
+            if !changed.isEmpty {
+                try syncWorkingTree(from: oldTree, to: newTree, paths: changed)
+            }
         }
+    }
+
+    /// Runs `body` holding an exclusive lock beside the index, shared by all mreg processes.
+    func withWorktreeLock<T>(_ body: () throws(GitError) -> T) throws(GitError) -> T {
+        let fd = Glibc.open(gitDir + "mreg-worktree.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        if fd >= 0 {
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer {
+            if fd >= 0 {
+                flock(fd, LOCK_UN)
+                close(fd)
+            }
+        }
+        return try body()
     }
 
     /// Paths among `paths` whose index or working-tree state differs from HEAD.
@@ -61,19 +86,8 @@ extension Repository {
     }
 
     /// Brings `paths` in the index and working tree from `old` to `new`, leaving every other file
-    /// alone. Serialized between mreg processes by a lock file beside the index.
+    /// alone. Callers hold the worktree lock.
     func syncWorkingTree(from old: ObjectID?, to new: ObjectID, paths: [String]) throws(GitError) {
-        let lockPath = gitDir + "mreg-worktree.lock"
-        let fd = Glibc.open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        if fd >= 0 {
-            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
-        }
-        defer {
-            if fd >= 0 {
-                flock(fd, LOCK_UN)
-                close(fd)
-            }
-        }
         var newOID = new.oid
         var target: OpaquePointer?
         try check(git_object_lookup(&target, pointer, &newOID, GIT_OBJECT_TREE), "git_object_lookup")

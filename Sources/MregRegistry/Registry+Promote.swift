@@ -134,13 +134,19 @@ extension Registry {
             throw PromotionRefused(failures: failed)
         }
 
-        let branchName = request.branch ?? "promote/\(request.model)-\(version)-\(request.environment)"
+        let defaultName = (request.kind == .rollback ? "rollback/" : "promote/") + "\(request.model)-\(version)-\(request.environment)"
+            + (next.canary.map { "-canary\($0.weight)" } ?? "")
+        let branchName = request.branch ?? defaultName
         let branchRef = "refs/heads/" + branchName
         guard Repository.isValidReferenceName(branchRef) else {
             throw RegistryError.invalidInput("'\(branchName)' is not a valid branch name")
         }
-        if try repository.referenceTarget(branchRef) != nil {
-            throw RegistryError.invalidInput("branch '\(branchName)' already exists; delete it or pass --branch")
+        if let existing = try repository.referenceTarget(branchRef) {
+            // A default-named branch that main already contains is spent: make it anew.
+            guard request.branch == nil, try repository.isAncestor(existing, of: main.commit) else {
+                throw RegistryError.invalidInput("branch '\(branchName)' already exists; delete it or pass --branch")
+            }
+            try repository.deleteReference(branchRef, expected: existing)
         }
         let title = Registry.promotionTitle(request.kind, model: request.model, version: version, environment: request.environment,
                                             previous: previous, next: next)
@@ -176,6 +182,8 @@ extension Registry {
             do {
                 try repository.moveBranch(mainRef, to: current.commit, expected: current.base, message: "mreg: merge \(current.branch)")
                 current.merged = current.commit
+                // Merged: the branch has served its purpose, as after a pull request.
+                try? repository.deleteReference("refs/heads/" + current.branch, expected: current.commit)
                 return current
             } catch GitError.refMoved {
                 guard attempt + 1 < attempts else { break }
@@ -300,6 +308,7 @@ public struct PromotionRefused: Error, CustomStringConvertible {
 extension Registry {
     /// Pushes a branch to a remote given by name (`origin`) or URL; returns where it went (redacted).
     public func push(branch: String, remote: String) throws -> String {
+        _ = (branch, remote)
         throw RegistryError.invalidInput("pushing is not available in this build")
     }
 }

@@ -37,7 +37,8 @@ struct Promote: ParsableCommand {
             and prints a pull-request title and Markdown body. --canary P keeps the current
             version stable and sends P percent to the new one; promoting the same version again
             without --canary completes the rollout. --push [REMOTE] pushes the branch (default
-            remote: origin); --merge fast-forwards main to it here.
+            remote: origin); --merge fast-forwards main to it here and deletes the branch (with
+            --push, main is pushed then).
 
             Examples:
               mreg promote penguins@v3 --to staging --merge
@@ -127,7 +128,9 @@ func runPromotion(_ registry: Registry, _ request: inout PromotionRequest, _ o: 
     if o.merge { p = try registry.merge(p, request: request) }
     var pushed: String?
     if let remote = o.pushRemote {
-        pushed = try registry.push(branch: p.branch, remote: remote)
+        // Merged here: main is what goes to the remote; otherwise the promotion branch, for review.
+        let branch = p.merged != nil ? try registry.head().config().mainBranch : p.branch
+        pushed = try registry.push(branch: branch, remote: remote)
     }
     if o.json {
         var out: [String: JSONValue] = [
@@ -143,7 +146,7 @@ func runPromotion(_ registry: Registry, _ request: inout PromotionRequest, _ o: 
         return
     }
     print("Created branch \(p.branch) (commit \(p.commit.short)) on \(p.base.short)")
-    if let merged = p.merged { print("Merged into main (now \(merged.short))") }
+    if let merged = p.merged { print("Merged into main (now \(merged.short)) and deleted the branch") }
     if let pushed { print("Pushed \(p.branch) to \(pushed)") }
     print("\nPull request title:\n\(p.title)\n\nPull request body:\n\(p.body)", terminator: "")
 }
