@@ -59,6 +59,16 @@ extension Registry {
         return InitResult(directory: dir, name: registryName, commit: commit, files: changes.keys.sorted())
     }
 
+    /// The CI files `mreg init --ci` installs: `github`, `gitlab` or `none`.
+    public static func ciFiles(_ kind: String) throws -> [String: String] {
+        switch kind {
+        case "github": return [".github/workflows/mreg.yml": try template("ci/github-actions.yml")]
+        case "gitlab": return [".gitlab-ci.yml": try template("ci/gitlab-ci.yml")]
+        case "none": return [:]
+        default: throw RegistryError.invalidInput("--ci must be github, gitlab or none, not '\(kind)'")
+        }
+    }
+
     static func defaultName(for dir: String) -> String {
         let base = (dir as NSString).lastPathComponent
         return base.isEmpty || base == "/" ? "registry" : base

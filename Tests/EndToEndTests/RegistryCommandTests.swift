@@ -88,8 +88,25 @@ import Testing
         #expect(broken.stderr == "mreg: error: mreg.yaml: field 'bogus' is not a known field\n")
     }
 
+    @Test func initInstallsTheChosenCIPipeline() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        for (ci, file) in [("github", ".github/workflows/mreg.yml"), ("gitlab", ".gitlab-ci.yml")] {
+            let reg = dir.sub(ci)
+            #expect(mreg(["init", reg, "--ci", ci], in: dir.path).status == 0)
+            let text = try String(contentsOfFile: reg + "/" + file, encoding: .utf8)
+            #expect(text.contains("mreg verify") && text.contains("mreg evaluate --changed"))
+            #expect(git(["ls-files", file], in: reg).stdout == file)
+        }
+        #expect(mreg(["init", dir.sub("none"), "--ci", "none"], in: dir.path).status == 0)
+        #expect(git(["ls-files"], in: dir.sub("none")).stdout == "README.md\ndeploy/production.yaml\ndeploy/staging.yaml\nmreg.yaml")
+        let bad = mreg(["init", dir.sub("x"), "--ci", "jenkins"], in: dir.path)
+        #expect(bad.status == 2 && bad.stderr.contains("--ci must be github, gitlab or none"))
+    }
+
     @Test func helpHasExamples() {
-        for command in ["init", "register", "list", "show", "history", "diff", "verify", "quickstart"] {
+        for command in ["init", "register", "list", "show", "history", "diff", "verify", "quickstart", "train", "card", "evaluate",
+                        "promote", "rollback", "status"] {
             let r = mreg([command, "--help"], in: "/")
             #expect(r.status == 0, "\(command)")
             #expect(r.stdout.contains("mreg \(command)"), "\(command) help has no example")
