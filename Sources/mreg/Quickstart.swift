@@ -11,8 +11,9 @@ struct Quickstart: ParsableCommand {
         discussion: """
             Creates DIR/registry (a Git repository), copies the penguins data to DIR/data, trains
             a classifier with three tuning trials, completes its model card, evaluates it against
-            the production gate (accuracy >= 0.85) and shows the registered version. Each step
-            prints the command that does the same by hand.
+            the production gate (accuracy >= 0.85), shows the version, promotes it to staging and
+            production and prints the status. Each step prints the command that does the same by
+            hand.
 
             Example:
               mreg quickstart /tmp/mreg-demo
@@ -82,8 +83,25 @@ struct Quickstart: ParsableCommand {
         print("penguins@\(version): \(detail.record.algorithm ?? "-") params "
               + (detail.record.params.objectValue ?? [:]).keys.sorted().map { "\($0)=\(YAMLNode.scalar(detail.record.params[$0]!))" }.joined(separator: " "))
         for f in detail.record.files { print("  \(f.path)  \(f.size) B  sha256 \(f.sha256.prefix(16))…") }
-        print("\nDone. The registry is a Git repository: cd \(registryDir) && git log --oneline")
         if !report.passed { throw CheckFailed(message: "the quickstart model did not pass the production gate") }
+
+        for (n, env) in [(6, "staging"), (7, "production")] {
+            step(n, "Promote to \(env): a branch with one commit, merged here (with a Git host: a pull request)",
+                 "mreg promote penguins@\(version) --to \(env) --merge")
+            var request = PromotionRequest(model: "penguins", version: version, environment: env)
+            request.message = "quickstart"
+            let promotion = try registry.merge(try registry.promote(request), request: request)
+            print("\(promotion.title): branch \(promotion.branch), merged into main at \(promotion.merged?.short ?? "?")")
+            for g in promotion.gates { print("  \(g.passed ? "pass" : "FAIL")  \(g.rule): \(g.detail)") }
+        }
+
+        step(8, "What main says to serve", "mreg status")
+        for e in try registry.status() {
+            for m in e.models {
+                print("  \(e.environment.padding(toLength: 11, withPad: " ", startingAt: 0)) \(m.model) \(m.deployment.text)  since \(m.since?.id.short ?? "-")  gates \(m.passed ? "pass" : "FAIL")")
+            }
+        }
+        print("\nDone. The registry is a Git repository: cd \(registryDir) && git log --oneline")
     }
 
     private func step(_ n: Int, _ title: String, _ command: String) {
