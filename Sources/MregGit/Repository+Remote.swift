@@ -11,6 +11,7 @@ extension Repository {
     /// without a local repository: only connects and lists, downloads and writes nothing.
     public static func remoteReferences(url: String, credentials: Credentials) throws(GitError) -> [String: ObjectID] {
         _ = libgit2Initialized
+        try requireLocalRepository(url)
         let session = RemoteSession(url: url, credentials: credentials)
         defer { withExtendedLifetime(session) {} }
         var remote: OpaquePointer?
@@ -125,7 +126,7 @@ extension Repository {
             let ref = try nonFastForwardRef(session.pushUpdates, refspecs: refspecs) ?? "?"
             throw GitError.pushRejected(
                 url: session.displayURL, ref: ref,
-                reason: "non-fast-forward: the remote has commits that are not here; fetch them first")
+                reason: "non-fast-forward: the remote has commits this push would drop; fetch and build on them, or force with '+'")
         }
         try session.check(result, "git_remote_push")
         if let rejection = session.rejections.sorted(by: { $0.ref < $1.ref }).first {
@@ -157,9 +158,17 @@ extension Repository {
         var valid: Int32 = 0
         guard !urlOrName.contains("/"), !urlOrName.contains(":"),
             git_remote_name_is_valid(&valid, urlOrName) == 0, valid == 1
-        else { return urlOrName }
+        else {
+            try requireLocalRepository(urlOrName)
+            return urlOrName
+        }
         if forPush, let push = try configString("remote.\(urlOrName).pushurl") { return push }
-        return try remoteURL(name: urlOrName) ?? urlOrName
+        guard let url = try remoteURL(name: urlOrName) else {
+            if FileManager.default.fileExists(atPath: urlOrName) { return urlOrName }  // a relative path
+            throw GitError.notFound("remote '\(urlOrName)'")
+        }
+        try requireLocalRepository(url)
+        return url
     }
 
     /// A fetch into the checked-out branch would leave the working tree behind the branch.
@@ -221,6 +230,13 @@ extension Repository {
         }
         return updates.first?.ref
     }
+}
+
+/// A plain path that does not exist gets a clear error: libgit2 would call it an "unsupported URL protocol".
+func requireLocalRepository(_ url: String) throws(GitError) {
+    let scpLike = url.prefix(while: { $0 != "/" }).contains(":")
+    guard !url.contains("://"), !scpLike else { return }
+    if !FileManager.default.fileExists(atPath: url) { throw GitError.notFound("repository '\(url)'") }
 }
 
 /// A `git_strarray` over C copies of Swift strings; `free()` releases them.
