@@ -170,9 +170,6 @@ final class RemoteSession {
         if code == GIT_EAUTH.rawValue || message.contains("authentication replays") {
             return .authenticationFailed(url: displayURL, reason: message)
         }
-        if code == GIT_ECERTIFICATE.rawValue {
-            return .remoteFailed(function: "\(function)", url: displayURL, code: code, message: message)
-        }
         return .remoteFailed(function: "\(function)", url: displayURL, code: code, message: message)
     }
 
