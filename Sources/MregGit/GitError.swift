@@ -14,6 +14,18 @@ public enum GitError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidPath(String)
     /// The working tree holds changes to paths a commit would overwrite.
     case dirtyWorkingTree([String])
+    /// A libgit2 call on a remote failed: the function, the remote's URL (credentials removed) and libgit2's message.
+    case remoteFailed(function: String, url: String, code: Int32, message: String)
+    /// The remote refused the credentials, or asked for some and none were set.
+    case authenticationFailed(url: String, reason: String)
+    /// The SSH server's host key is in no known_hosts file mreg trusts.
+    case untrustedHostKey(host: String, fingerprint: String)
+    /// The remote (or the fast-forward check before sending) refused to update a ref.
+    case pushRejected(url: String, ref: String, reason: String)
+    /// A fetch without `+` would have moved a local ref in a way that is not a fast-forward.
+    case fetchRejected(url: String, ref: String, reason: String)
+    /// A URL carries a password or token, which must not be stored in the configuration.
+    case credentialsInURL(String)
 
     public var description: String {
         switch self {
@@ -31,13 +43,27 @@ public enum GitError: Error, Equatable, CustomStringConvertible, Sendable {
             return "invalid path '\(path)'"
         case .dirtyWorkingTree(let paths):
             return "the working tree has uncommitted changes to '\(paths.joined(separator: "', '"))'; commit or discard them first"
+        case .remoteFailed(let function, let url, _, let message):
+            return "\(function) '\(url)': \(message)"
+        case .authenticationFailed(let url, let reason):
+            return "authentication failed for '\(url)': \(reason)"
+        case .untrustedHostKey(let host, let fingerprint):
+            return "host key \(fingerprint) of '\(host)' is not trusted: add it to ~/.ssh/known_hosts or a file named by MREG_SSH_KNOWN_HOSTS"
+        case .pushRejected(let url, let ref, let reason):
+            return "push to '\(url)' rejected for '\(ref)': \(reason)"
+        case .fetchRejected(let url, let ref, let reason):
+            return "fetch from '\(url)' rejected for '\(ref)': \(reason)"
+        case .credentialsInURL(let url):
+            return "URL '\(url)' carries credentials; use MREG_GIT_TOKEN or an ssh key instead"
         }
     }
 
     /// The libgit2 error code, when this is a libgit2 failure.
     public var code: Int32? {
-        if case .libgit2(_, let code, _) = self { return code }
-        return nil
+        switch self {
+        case .libgit2(_, let code, _), .remoteFailed(_, _, let code, _): return code
+        default: return nil
+        }
     }
 }
 
