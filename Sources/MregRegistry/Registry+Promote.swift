@@ -306,9 +306,13 @@ public struct PromotionRefused: Error, CustomStringConvertible {
 }
 
 extension Registry {
-    /// Pushes a branch to a remote given by name (`origin`) or URL; returns where it went (redacted).
+    /// Pushes a branch to a remote given by name (`origin`) or URL, with credentials from the
+    /// environment (docs/remotes.md); returns where it went, credentials redacted.
     public func push(branch: String, remote: String) throws -> String {
-        _ = (branch, remote)
-        throw RegistryError.invalidInput("pushing is not available in this build")
+        let ref = branch.hasPrefix("refs/") ? branch : "refs/heads/" + branch
+        guard try repository.referenceTarget(ref) != nil else { throw RegistryError.invalidInput("no branch '\(branch)' to push") }
+        try repository.push(url: remote, refspecs: ["\(ref):\(ref)"], credentials: Credentials.fromEnvironment(environment))
+        let url = (try? repository.remoteURL(name: remote)) ?? nil
+        return redactedURL(url ?? remote)
     }
 }

@@ -80,6 +80,34 @@ import Testing
         #expect(mreg(["verify"], in: reg).status == 0)
     }
 
+    @Test func pushesTheBranchToARemote() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = setUp(dir)
+        let remote = dir.sub("remote.git")
+        git(["init", "-q", "--bare", remote], in: dir.path)
+        git(["remote", "add", "origin", "file://" + remote], in: reg)
+        git(["push", "-q", "origin", "main"], in: reg)
+        let r = mreg(["promote", "penguins@v1", "--to", "staging", "--push"], in: reg)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Pushed promote/penguins-v1-staging to file://\(remote)"))
+        #expect(git(["--git-dir", remote, "rev-parse", "promote/penguins-v1-staging"], in: dir.path).stdout
+            == git(["rev-parse", "promote/penguins-v1-staging"], in: reg).stdout)
+        #expect(git(["--git-dir", remote, "rev-parse", "main"], in: dir.path).stdout == git(["rev-parse", "main"], in: reg).stdout)
+        // The Git host merges the pull request; status reads it after a pull.
+        git(["--git-dir", remote, "update-ref", "refs/heads/main", "promote/penguins-v1-staging"], in: dir.path)
+        git(["pull", "-q", "--ff-only", "origin", "main"], in: reg)
+        #expect(mreg(["status", "--env", "staging"], in: reg).stdout.contains("penguins  v1"))
+        // --merge --push sends main; a remote that is not there fails clearly, with nothing lost locally.
+        let merged = mreg(["promote", "penguins@v1", "--to", "production", "--merge", "--push", "origin"], in: reg)
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(git(["--git-dir", remote, "rev-parse", "main"], in: dir.path).stdout == git(["rev-parse", "main"], in: reg).stdout)
+        #expect(mreg(["train", "penguins", "--data", penguinsCSV], in: reg).status == 0)
+        let down = mreg(["promote", "penguins@v3", "--to", "staging", "--push", "git://127.0.0.1:1/nothing.git"], in: reg)
+        #expect(down.status == 2 && down.isOneLineError, "\(down.stderr)")
+        #expect(git(["rev-parse", "--verify", "-q", "promote/penguins-v3-staging"], in: reg).status == 0)
+    }
+
     @Test func invalidManifestIsReportedAndNotBuiltOn() throws {
         let dir = TempDir("e2e")
         defer { dir.remove() }
