@@ -66,9 +66,7 @@ final class RemoteSession {
             let session = Unmanaged<RemoteSession>.fromOpaque(payload).takeUnretainedValue()
             for i in 0..<count {
                 guard let update = updates[i]?.pointee, let dst = update.dst_refname else { continue }
-                var remote = update.src, local = update.dst
-                session.pushUpdates.append((String(cString: dst), ObjectID(withUnsafePointer(to: &remote) { $0 }),
-                                            ObjectID(withUnsafePointer(to: &local) { $0 })))
+                session.pushUpdates.append((String(cString: dst), ObjectID(update.src), ObjectID(update.dst)))
             }
             return 0
         }

@@ -35,6 +35,15 @@ func accepts(_ port: Int) -> Bool {
     } == 0
 }
 
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not
+/// export: closes every descriptor from `fd` up in the child, after the fork, so nothing races it.
+private let closeFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+        return { _, _ in -1 }
+    }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
+
 /// A server process started by a test; `stop()` kills it and waits for it.
 ///
 /// Started with posix_spawn rather than Foundation's `Process`: servers such as sshd close the
@@ -61,9 +70,9 @@ final class ServerProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        // Nothing else leaks into the server (glibc ignores a close of a descriptor that is gone by then).
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
-        for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        // Nothing else leaks into the server: a pipe that another test's `Process` is creating at this
+        // moment would otherwise stay open in the server and keep that test waiting for EOF.
+        guard closeFrom(&actions, 3) == 0 else { throw Failure.didNotStart("posix_spawn_file_actions_addclosefrom_np") }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]

@@ -161,6 +161,12 @@ func currentUser() -> String {
         #expect(throws: GitError.credentialsInURL("https://example.com/r.git")) {
             try local.setRemoteURL(name: "leaky", url: "https://user:pw@example.com/r.git")
         }
+        // A branch the remote does not have is an error, not a silent no-op.
+        let mirror = try Repository.open(at: dir.sub("mirror.git"))
+        let missing = #expect(throws: GitError.self) {
+            try mirror.fetchBranch("nope", url: "file://" + dir.sub("srv/r.git"), into: "refs/heads/main", credentials: .none)
+        }
+        #expect(missing == .notFound("'refs/heads/nope' on 'file://\(dir.sub("srv/r.git"))'"))
         // Fetching into the checked-out branch of a working tree is refused.
         let refused = #expect(throws: GitError.self) {
             try local.fetch(url: "origin", refspecs: ["+refs/heads/main:refs/heads/main"], credentials: .none)
