@@ -26,6 +26,9 @@ public struct TrainRequest: Sendable {
     public var algorithm: Algorithm?
     /// `--param KEY=VALUE` pairs; fixed during a search.
     public var params: [String: String]
+    /// Candidate values per parameter for the search, replacing the built-in grids (as text, checked
+    /// like `params`).
+    public var space: [String: [String]] = [:]
     public var trials: Int = 1
     /// Share of rows held out for test, and then of the rest for validation.
     public var holdout: Double = 0.2
@@ -206,7 +209,8 @@ enum Trainer {
         let classCount = classes?.count ?? 0
 
         // Trials.
-        let plan = Hyperparameters.plan(for: algorithm, fixed: fixed, trials: request.trials, seed: request.seed)
+        let space = try Hyperparameters.parseSpace(request.space, for: algorithm)
+        let plan = Hyperparameters.plan(for: algorithm, fixed: fixed, trials: request.trials, seed: request.seed, space: space)
         var records = [TrialRecord]()
         var best: (index: Int, estimator: Estimator, score: (Double, Double))? = nil
         let selectionX = validationX.rows > 0 ? validationX : trainX
