@@ -106,6 +106,8 @@ enum Trainer {
     static let minimumRows = 5
     /// A numeric target with more distinct values than this is regression.
     static let classificationLimit = 20
+    /// Most classes a classification target may have.
+    static let maxClasses = 1000
 
     static func run(_ request: TrainRequest) throws(MLError) -> TrainOutcome {
         let table = request.table
@@ -162,6 +164,10 @@ enum Trainer {
             let sorted = sortClasses(Array(Set(labels)))
             guard sorted.count >= 2 else {
                 throw .constantTarget(source: source, target: request.target, value: sorted.first ?? "")
+            }
+            guard sorted.count <= maxClasses else {
+                throw .invalidOption("\(source): target '\(request.target)' has \(sorted.count) distinct values, "
+                    + "classification takes at most \(maxClasses) classes")
             }
             var index = [String: Int]()
             for (i, c) in sorted.enumerated() { index[c] = i }

@@ -113,6 +113,9 @@ import Testing
         #expect(failure { try train(TrainRequest(table: constantNumbers, target: "y", task: .regression)) }
             == .constantTarget(source: "test.csv", target: "y", value: "2.5"))
 
+        let ids = try Fixtures.csv("x,id\n" + (0..<1001).map { "1,id\($0)" }.joined(separator: "\n"))
+        #expect(failure { try train(TrainRequest(table: ids, target: "id")) }?.description
+            == "test.csv: target 'id' has 1001 distinct values, classification takes at most 1000 classes")
         let onlyTarget = try Fixtures.csv("y\na\nb\na\nb\na")
         #expect(failure { try train(TrainRequest(table: onlyTarget, target: "y")) } == .noFeatures(source: "test.csv", target: "y"))
         let empty = try Fixtures.csv("x,y\n1,\n2,NA")
