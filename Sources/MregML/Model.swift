@@ -95,7 +95,8 @@ public final class Model: Sendable {
         let k = outputWidth
         var out = [Double](repeating: 0, count: rows * k)
         if rows > 0 {
-            let blockRows = min(Model.block, rows)
+            // Wide inputs get shorter blocks so scratch memory stays near 8 MB whatever the artifact says.
+            let blockRows = max(1, min(Model.block, rows, (1 << 20) / max(width, 1)))
             let scratch = UnsafeMutablePointer<Double>.allocate(capacity: max(1, blockRows * width))
             defer { scratch.deallocate() }
             var work: MLPWorkspace? = nil
