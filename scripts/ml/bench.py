@@ -140,8 +140,9 @@ def report(ours_logistic, ours_gbdt, theirs, out):
         f"- CPU: {model} ({nproc} cores, shared with other work while measuring)",
         f"- OS: {platform.platform()}",
         f"- Swift: {swift}, `swift build -c release`",
-        f"- Load average when the report was written (1/5/15 min): {open('/proc/loadavg').read().split()[:3]}; "
-        "the cores are shared, so figures move with other work on the machine",
+        f"- Load average (1/5/15 min) before the run: {os.environ.get('MREG_BENCH_LOAD_BEFORE', '?')}, after: "
+        f"{' / '.join(open('/proc/loadavg').read().split()[:3])}; the two cores are shared with other work, so the "
+        "figures move with it",
         f"- Python {platform.python_version()}, scikit-learn {sk['sklearn']}, numpy {sk['numpy']}",
         f"- BLAS/OpenMP pools seen by threadpoolctl (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for this run): "
         + "; ".join(f"{p['internal_api']} {p.get('version') or ''} {p.get('architecture') or ''} x{p['num_threads']}".strip()
