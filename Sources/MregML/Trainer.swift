@@ -248,9 +248,11 @@ enum Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             records.append(TrialRecord(params: params, validationMetrics: metrics, seconds: seconds, iterations: iterations))
             // Higher is better: accuracy then lower log loss (classification), R² (regression); ties keep the earlier trial.
+            // A missing or NaN metric (a diverged trial) ranks last.
+            func rank(_ value: Double?) -> Double { value.map { $0.isNaN ? -.infinity : $0 } ?? -.infinity }
             let key = task == .classification
-                ? (metrics["accuracy"] ?? -.infinity, -(metrics["log_loss"] ?? .infinity))
-                : (metrics["r2"] ?? -.infinity, 0)
+                ? (rank(metrics["accuracy"]), rank(metrics["log_loss"].map { -$0 }))
+                : (rank(metrics["r2"]), 0)
             if best == nil || key > best!.score {
                 best = (i, estimator, key)
             }
