@@ -230,30 +230,48 @@ extension Registry {
     /// Each state a model's deployment in an environment had on main, newest first, with the commit
     /// that made it.
     func deploymentHistory(model: String, environment: String, main: Snapshot) throws -> [(commit: ObjectID, deployment: Deployment?)] {
-        let path = prefix + Manifest.path(environment)
         var out = [(commit: ObjectID, deployment: Deployment?)]()
-        var parsed = [ObjectID: Deployment?]()
-        var last: ObjectID?? = .none
-        let index = ChangeIndex(repository: repository, prefix: prefix)
-        for (commit, change) in try index.chain(from: main.commit) where change.deploy {
-            let tree = try repository.treeID(ofCommit: commit)
-            let blob = try repository.entry(at: path, inTree: tree)?.id
-            if case .some(let seen) = last, seen == blob {
-                out[out.count - 1].commit = commit
-                continue
+        for state in try manifestStates(environment: environment, main: main) {
+            let d = state.models[model]
+            // Runs of states that agree on this model: the oldest commit of the run made it.
+            if let last = out.last, last.deployment == d {
+                out[out.count - 1].commit = state.commit
+            } else {
+                out.append((state.commit, d))
             }
-            last = .some(blob)
-            guard let blob else {
-                out.append((commit, nil))
-                continue
-            }
-            if parsed[blob] == nil {
-                let text = String(decoding: try repository.blob(blob), as: UTF8.self)
-                parsed[blob] = (try? Manifest.parse(text, file: Manifest.path(environment)))?.models[model]
-            }
-            out.append((commit, parsed[blob]!))
         }
         return out
+    }
+
+    /// Each version of an environment's manifest on main's first-parent history, newest first, with
+    /// the commit that introduced it; an absent or invalid manifest reads as serving nothing.
+    func manifestStates(environment: String, main: Snapshot) throws -> [(commit: ObjectID, models: [String: Deployment])] {
+        let path = prefix + Manifest.path(environment)
+        var states = [(commit: ObjectID, models: [String: Deployment])]()
+        var parsed = [ObjectID: [String: Deployment]]()
+        var lastBlob: ObjectID?? = .none
+        let index = ChangeIndex(repository: repository, prefix: prefix)
+        for (commit, change) in try index.chain(from: main.commit) where change.deploy {
+            let blob = try repository.entry(at: path, inTree: try repository.treeID(ofCommit: commit))?.id
+            // Walking back through a run of the same file: the oldest commit of the run made it.
+            if case .some(let seen) = lastBlob, seen == blob {
+                states[states.count - 1].commit = commit
+                continue
+            }
+            lastBlob = .some(blob)
+            var models = [String: Deployment]()
+            if let blob {
+                if let known = parsed[blob] {
+                    models = known
+                } else {
+                    let text = String(decoding: try repository.blob(blob), as: UTF8.self)
+                    models = (try? Manifest.parse(text, file: Manifest.path(environment)))?.models ?? [:]
+                    parsed[blob] = models
+                }
+            }
+            states.append((commit, models))
+        }
+        return states
     }
 
     /// The pull-request body: what changes, gates, metrics against the replaced version, lineage, card.

@@ -30,36 +30,10 @@ extension Registry {
             throw RegistryError.unknownEnvironment(environment, known: config.environments.map(\.name))
         }
         let envs = config.environments.filter { environment == nil || $0.name == environment }
-        let index = ChangeIndex(repository: repository, prefix: prefix)
-        let chain = try index.chain(from: main.commit).filter { $0.record.deploy }.map(\.commit)
         var result = [EnvironmentStatus]()
         for env in envs {
             let manifest = try main.manifest(env.name) ?? Manifest(environment: env.name)
-            // States of this environment's manifest on main, newest first.
-            let path = prefix + Manifest.path(env.name)
-            var states = [(commit: ObjectID, models: [String: Deployment])]()
-            var parsed = [ObjectID: [String: Deployment]]()
-            var lastBlob: ObjectID?? = .none
-            for commit in chain {
-                let blob = try repository.entry(at: path, inTree: try repository.treeID(ofCommit: commit))?.id
-                // Walking back through a run of the same file: the oldest commit of the run made it.
-                if case .some(let seen) = lastBlob, seen == blob {
-                    states[states.count - 1].commit = commit
-                    continue
-                }
-                lastBlob = .some(blob)
-                var models = [String: Deployment]()
-                if let blob {
-                    if let known = parsed[blob] {
-                        models = known
-                    } else {
-                        let text = String(decoding: try repository.blob(blob), as: UTF8.self)
-                        models = (try? Manifest.parse(text, file: Manifest.path(env.name)))?.models ?? [:]
-                        parsed[blob] = models
-                    }
-                }
-                states.append((commit, models))
-            }
+            let states = try manifestStates(environment: env.name, main: main)
             var models = [ModelStatus]()
             for (name, deployment) in manifest.models.sorted(by: { $0.key < $1.key }) {
                 var since: ObjectID?
