@@ -1,0 +1,565 @@
+import Foundation
+
+/// One regression tree in flat arrays; node 0 is the root and children always come after their parent.
+struct RegressionTree: Sendable, Equatable {
+    /// Which model output the tree adds to (a class for multiclass, else 0).
+    var output: Int
+    /// Input column tested at each node, -1 at leaves.
+    var feature: [Int32]
+    /// Go left when `x <= threshold`.
+    var threshold: [Double]
+    var left: [Int32]
+    var right: [Int32]
+    /// Leaf values (learning rate included); 0 at inner nodes.
+    var value: [Double]
+
+    @inline(__always)
+    func predict(_ row: UnsafePointer<Double>) -> Double {
+        var node = 0
+        while true {
+            let f = Int(feature[node])
+            if f < 0 { return value[node] }
+            node = Int(row[f] <= threshold[node] ? left[node] : right[node])
+        }
+    }
+}
+
+/// Histogram gradient-boosted trees, after scikit-learn's HistGradientBoosting.
+///
+/// Inputs are pre-binned into at most 255 bins; each tree is grown from gradient/hessian histograms
+/// (the larger child's by subtraction from its parent), leaf-wise by best gain (or depth-wise), with
+/// `min_samples_leaf`, `max_leaf_nodes`, `max_depth` and an L2 term on leaf values. Losses: half
+/// squared error (regression), binary log loss (two classes), softmax cross-entropy (one tree per
+/// class and iteration).
+struct GBDTModel: Sendable, Equatable {
+    /// 0 for regression, else the number of classes.
+    var classCount: Int
+    /// Raw-score outputs: 1 for regression or two classes, else one per class.
+    var outputs: Int
+    /// Starting raw score per output.
+    var baseline: [Double]
+    var trees: [RegressionTree]
+
+    enum Growth: String { case leafwise, depthwise }
+
+    struct Options {
+        var learningRate = 0.1
+        var maxIterations = 100
+        var maxLeafNodes = 31
+        var maxDepth = 0
+        var minSamplesLeaf = 20
+        var l2 = 0.0
+        var maxBins = 255
+        var growth = Growth.leafwise
+        var earlyStopping: Bool? = nil
+        var iterationsWithoutChange = 10
+        var validationTolerance = 1e-7
+    }
+
+    /// Raw scores (rows x outputs) into `out`.
+    func rawScores(_ x: UnsafePointer<Double>, rows: Int, width: Int, into out: UnsafeMutablePointer<Double>) {
+        for i in 0..<rows {
+            for k in 0..<outputs { out[i * outputs + k] = baseline[k] }
+        }
+        for tree in trees {
+            let k = tree.output
+            for i in 0..<rows { out[i * outputs + k] += tree.predict(x + i * width) }
+        }
+    }
+
+    /// Probabilities (rows x classCount) or values (rows) into `out`.
+    func predict(_ x: UnsafePointer<Double>, rows: Int, width: Int, into out: UnsafeMutablePointer<Double>) {
+        if classCount == 0 || outputs > 1 {
+            rawScores(x, rows: rows, width: width, into: out)
+            if classCount > 0 {
+                for i in 0..<rows { Kernels.softmax(out + i * outputs, outputs) }
+            }
+            return
+        }
+        let raw = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
+        defer { raw.deallocate() }
+        rawScores(x, rows: rows, width: width, into: raw)
+        for i in 0..<rows {
+            let p = Kernels.sigmoid(raw[i])
+            out[i * 2] = 1 - p
+            out[i * 2 + 1] = p
+        }
+    }
+
+    static func fit(
+        _ x: Matrix, targets: TrainingTargets, validation: Matrix, validationTargets: TrainingTargets,
+        options: Options, seed: UInt64, progress: (Int, Int) -> Void
+    ) -> (model: GBDTModel, iterations: Int) {
+        let n = x.rows
+        let classCount: Int
+        var labels = [Int](), values = [Double]()
+        switch targets {
+        case .classes(let y, let count):
+            classCount = count
+            labels = y
+        case .values(let y):
+            classCount = 0
+            values = y
+        }
+        let outputs = classCount > 2 ? classCount : 1
+        // Baseline raw scores: mean, log-odds or log priors.
+        var baseline = [Double](repeating: 0, count: outputs)
+        if classCount == 0 {
+            baseline[0] = values.reduce(0, +) / Double(max(n, 1))
+        } else {
+            var counts = [Double](repeating: 0, count: classCount)
+            for y in labels { counts[y] += 1 }
+            let eps = 1e-15
+            if outputs == 1 {
+                let p = min(max(counts[1] / Double(max(n, 1)), eps), 1 - eps)
+                baseline[0] = Foundation.log(p / (1 - p))
+            } else {
+                for k in 0..<classCount { baseline[k] = Foundation.log(max(counts[k] / Double(max(n, 1)), eps)) }
+            }
+        }
+        var model = GBDTModel(classCount: classCount, outputs: outputs, baseline: baseline, trees: [])
+        guard n > 0 else { return (model, 0) }
+
+        let binner = FeatureBinner.fit(x, maxBins: options.maxBins, seed: seed)
+        let bins = binner.bin(x)
+        let grower = TreeGrower(bins: bins, rows: n, binner: binner, options: options)
+
+        var raw = [Double](repeating: 0, count: n * outputs)
+        for i in 0..<n { for k in 0..<outputs { raw[i * outputs + k] = baseline[k] } }
+        var gradients = [Double](repeating: 0, count: n * outputs)
+        var hessians = [Double](repeating: classCount == 0 ? 1 : 0, count: n * outputs)
+
+        let nv = validation.rows
+        let stopEarly = nv > 0 && (options.earlyStopping ?? (n > 10_000))
+        var validationRaw = [Double](repeating: 0, count: nv * outputs)
+        for i in 0..<nv { for k in 0..<outputs { validationRaw[i * outputs + k] = baseline[k] } }
+        var validationLabels = [Int](), validationValues = [Double]()
+        switch validationTargets {
+        case .classes(let y, _): validationLabels = y
+        case .values(let y): validationValues = y
+        }
+        var bestLoss = Double.infinity
+        var bestIterations = 0
+        var iterations = 0
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: max(outputs, 1))
+        defer { scratch.deallocate() }
+
+        for iteration in 0..<options.maxIterations {
+            // Gradients and hessians of the loss at the current raw scores, per output (output-major).
+            if classCount == 0 {
+                for i in 0..<n { gradients[i] = raw[i] - values[i] }
+            } else if outputs == 1 {
+                for i in 0..<n {
+                    let p = Kernels.sigmoid(raw[i])
+                    gradients[i] = p - Double(labels[i])
+                    hessians[i] = p * (1 - p)
+                }
+            } else {
+                for i in 0..<n {
+                    for k in 0..<outputs { scratch[k] = raw[i * outputs + k] }
+                    Kernels.softmax(scratch, outputs)
+                    for k in 0..<outputs {
+                        let p = scratch[k]
+                        gradients[k * n + i] = p - (labels[i] == k ? 1 : 0)
+                        hessians[k * n + i] = p * (1 - p)
+                    }
+                }
+            }
+            for k in 0..<outputs {
+                let tree = gradients.withUnsafeBufferPointer { gb in
+                    hessians.withUnsafeBufferPointer { hb in
+                        grower.grow(gradients: gb.baseAddress! + k * n, hessians: hb.baseAddress! + k * n,
+                                    constantHessian: classCount == 0, output: k, raw: &raw, outputs: outputs)
+                    }
+                }
+                model.trees.append(tree)
+                if nv > 0 {
+                    validation.values.withUnsafeBufferPointer { vb in
+                        for i in 0..<nv { validationRaw[i * outputs + k] += tree.predict(vb.baseAddress! + i * validation.cols) }
+                    }
+                }
+            }
+            iterations = iteration + 1
+            progress(iterations, options.maxIterations)
+            if stopEarly {
+                let loss = Self.loss(raw: validationRaw, labels: validationLabels, values: validationValues,
+                                     classCount: classCount, outputs: outputs, scratch: scratch)
+                if loss < bestLoss - options.validationTolerance {
+                    bestLoss = loss
+                    bestIterations = iterations
+                } else if iterations - bestIterations >= options.iterationsWithoutChange {
+                    break
+                }
+            }
+        }
+        if stopEarly, bestIterations > 0, bestIterations < iterations {
+            model.trees.removeLast((iterations - bestIterations) * outputs)
+            iterations = bestIterations
+        }
+        return (model, iterations)
+    }
+
+    /// Mean loss of raw scores: half squared error, binary or multinomial log loss.
+    static func loss(raw: [Double], labels: [Int], values: [Double], classCount: Int, outputs: Int,
+                     scratch: UnsafeMutablePointer<Double>) -> Double {
+        var total = 0.0
+        if classCount == 0 {
+            for i in 0..<values.count {
+                let e = raw[i] - values[i]
+                total += 0.5 * e * e
+            }
+            return total / Double(max(values.count, 1))
+        }
+        for i in 0..<labels.count {
+            if outputs == 1 {
+                total += Kernels.softplus(raw[i]) - Double(labels[i]) * raw[i]
+            } else {
+                for k in 0..<outputs { scratch[k] = raw[i * outputs + k] }
+                let z = scratch[labels[i]]
+                total += Kernels.softmax(scratch, outputs) - z
+            }
+        }
+        return total / Double(max(labels.count, 1))
+    }
+}
+
+/// Sum of gradients, hessians and rows falling in one bin.
+struct HistogramBin {
+    var g: Double
+    var h: Double
+    var n: Int
+}
+
+/// Grows one tree at a time over pre-binned data, reusing its buffers between trees.
+final class TreeGrower {
+    static let stride = 256
+    let bins: [UInt8]
+    let rows: Int
+    let features: Int
+    let binCounts: [Int]
+    let thresholds: [[Double]]
+    let options: GBDTModel.Options
+    let minHessian = 1e-3
+    var indices: [Int32]
+    var scratch: [Int32]
+    var orderedG: [Double]
+    var orderedH: [Double]
+    var pool: [UnsafeMutablePointer<HistogramBin>] = []
+    var free: [Int] = []
+
+    struct Split {
+        var gain: Double
+        var feature: Int
+        var bin: Int
+        var leftG: Double
+        var leftH: Double
+        var leftN: Int
+    }
+
+    struct Node {
+        var start: Int
+        var end: Int
+        var depth: Int
+        var g: Double
+        var h: Double
+        var histogram: Int
+        var split: Split?
+        var left = -1
+        var right = -1
+    }
+
+    init(bins: [UInt8], rows: Int, binner: FeatureBinner, options: GBDTModel.Options) {
+        self.bins = bins
+        self.rows = rows
+        self.features = binner.thresholds.count
+        self.binCounts = binner.thresholds.map { $0.count + 1 }
+        self.thresholds = binner.thresholds
+        self.options = options
+        indices = [Int32](repeating: 0, count: rows)
+        scratch = indices
+        orderedG = [Double](repeating: 0, count: rows)
+        orderedH = orderedG
+    }
+
+    deinit {
+        for p in pool { p.deallocate() }
+    }
+
+    func takeHistogram() -> Int {
+        if let slot = free.popLast() { return slot }
+        let p = UnsafeMutablePointer<HistogramBin>.allocate(capacity: max(1, features * Self.stride))
+        pool.append(p)
+        return pool.count - 1
+    }
+
+    func release(_ slot: Int) {
+        if slot >= 0 { free.append(slot) }
+    }
+
+    /// Grows a tree on the given gradients, adds its leaf values to `raw[i * outputs + output]`, and returns it.
+    func grow(gradients g: UnsafePointer<Double>, hessians h: UnsafePointer<Double>, constantHessian: Bool,
+              output: Int, raw: inout [Double], outputs: Int) -> RegressionTree {
+        for i in 0..<rows { indices[i] = Int32(i) }
+        var nodes = [Node]()
+        let rootHistogram = takeHistogram()
+        buildHistogram(rootHistogram, start: 0, end: rows, root: true, g: g, h: h, constantHessian: constantHessian)
+        var rootG = 0.0, rootH = 0.0
+        if features > 0 {
+            let hist = pool[rootHistogram]
+            for b in 0..<binCounts[0] {
+                rootG += hist[b].g
+                rootH += hist[b].h
+            }
+        } else {
+            for i in 0..<rows {
+                rootG += g[i]
+                rootH += h[i]
+            }
+        }
+        nodes.append(Node(start: 0, end: rows, depth: 0, g: rootG, h: rootH, histogram: rootHistogram))
+        var candidates = [Int]()
+        if splittable(nodes[0]) {
+            nodes[0].split = findSplit(nodes[0])
+        }
+        if nodes[0].split != nil { candidates.append(0) } else { release(rootHistogram) }
+        var leaves = 1
+        let maxLeaves = options.maxLeafNodes
+
+        while leaves < maxLeaves, !candidates.isEmpty {
+            // Pick the node to split: best gain (leaf-wise) or shallowest (depth-wise); ties to the older node.
+            var pick = 0
+            for c in 1..<candidates.count {
+                let a = nodes[candidates[c]], b = nodes[candidates[pick]]
+                let better: Bool
+                switch options.growth {
+                case .leafwise: better = a.split!.gain > b.split!.gain
+                case .depthwise: better = a.depth < b.depth
+                }
+                if better { pick = c }
+            }
+            let id = candidates.remove(at: pick)
+            let parent = nodes[id]
+            let split = parent.split!
+            let middle = partition(start: parent.start, end: parent.end, feature: split.feature, bin: split.bin)
+            let left = Node(start: parent.start, end: middle, depth: parent.depth + 1, g: split.leftG, h: split.leftH, histogram: -1)
+            let right = Node(start: middle, end: parent.end, depth: parent.depth + 1,
+                             g: parent.g - split.leftG, h: parent.h - split.leftH, histogram: -1)
+            let leftID = nodes.count
+            nodes.append(left)
+            nodes.append(right)
+            nodes[id].left = leftID
+            nodes[id].right = leftID + 1
+            leaves += 1
+
+            let childDepthAllowed = options.maxDepth == 0 || parent.depth + 1 < options.maxDepth
+            let leftOK = childDepthAllowed && splittable(left)
+            let rightOK = childDepthAllowed && splittable(right)
+            if leftOK || rightOK {
+                // Build the smaller child's histogram; the larger one is the parent's minus it.
+                let smallIsLeft = (middle - parent.start) <= (parent.end - middle)
+                let small = smallIsLeft ? leftID : leftID + 1
+                let large = smallIsLeft ? leftID + 1 : leftID
+                let smallHistogram = takeHistogram()
+                buildHistogram(smallHistogram, start: nodes[small].start, end: nodes[small].end, root: false,
+                               g: g, h: h, constantHessian: constantHessian)
+                subtract(parent: parent.histogram, child: smallHistogram)
+                nodes[small].histogram = smallHistogram
+                nodes[large].histogram = parent.histogram
+                for child in [leftID, leftID + 1] {
+                    let ok = child == leftID ? leftOK : rightOK
+                    if ok { nodes[child].split = findSplit(nodes[child]) }
+                    if nodes[child].split != nil {
+                        candidates.append(child)
+                    } else {
+                        release(nodes[child].histogram)
+                        nodes[child].histogram = -1
+                    }
+                }
+                nodes[id].histogram = -1
+            } else {
+                release(parent.histogram)
+                nodes[id].histogram = -1
+            }
+        }
+        for c in candidates { release(nodes[c].histogram) }
+
+        var tree = RegressionTree(
+            output: output, feature: [], threshold: [], left: [], right: [], value: [])
+        tree.feature.reserveCapacity(nodes.count)
+        for node in nodes {
+            if node.left >= 0, let split = node.split {
+                tree.feature.append(Int32(split.feature))
+                tree.threshold.append(thresholds[split.feature][split.bin])
+                tree.left.append(Int32(node.left))
+                tree.right.append(Int32(node.right))
+                tree.value.append(0)
+            } else {
+                let value = -options.learningRate * node.g / (node.h + options.l2 + 1e-15)
+                tree.feature.append(-1)
+                tree.threshold.append(0)
+                tree.left.append(0)
+                tree.right.append(0)
+                tree.value.append(value)
+                for k in node.start..<node.end { raw[Int(indices[k]) * outputs + output] += value }
+            }
+        }
+        return tree
+    }
+
+    func splittable(_ node: Node) -> Bool {
+        node.end - node.start >= 2 * options.minSamplesLeaf && node.h >= 2 * minHessian
+    }
+
+    func buildHistogram(_ slot: Int, start: Int, end: Int, root: Bool, g: UnsafePointer<Double>, h: UnsafePointer<Double>,
+                        constantHessian: Bool) {
+        let hist = pool[slot]
+        hist.initialize(repeating: HistogramBin(g: 0, h: 0, n: 0), count: features * Self.stride)
+        let m = end - start
+        bins.withUnsafeBufferPointer { bb in
+            indices.withUnsafeBufferPointer { ib in
+                orderedG.withUnsafeMutableBufferPointer { ogb in
+                    orderedH.withUnsafeMutableBufferPointer { ohb in
+                        let og = ogb.baseAddress!, oh = ohb.baseAddress!
+                        let idx = ib.baseAddress! + start
+                        if !root {
+                            for k in 0..<m {
+                                let i = Int(idx[k])
+                                og[k] = g[i]
+                                if !constantHessian { oh[k] = h[i] }
+                            }
+                        }
+                        let work = HistogramWork(
+                            bins: bb.baseAddress!, hist: hist, idx: idx, g: root ? g : UnsafePointer(og),
+                            h: root ? h : UnsafePointer(oh), rows: rows, count: m, root: root, constantHessian: constantHessian)
+                        if m * features >= 400_000 && features > 1 {
+                            DispatchQueue.concurrentPerform(iterations: features) { f in work.run(feature: f) }
+                        } else {
+                            for f in 0..<features { work.run(feature: f) }
+                        }
+                    }
+                }
+            }
+        }
+        if constantHessian {
+            let h0 = h[0]
+            for k in 0..<(features * Self.stride) { hist[k].h = Double(hist[k].n) * h0 }
+        }
+    }
+
+    func subtract(parent: Int, child: Int) {
+        let p = pool[parent], c = pool[child]
+        for k in 0..<(features * Self.stride) {
+            p[k].g -= c[k].g
+            p[k].h -= c[k].h
+            p[k].n -= c[k].n
+        }
+    }
+
+    func findSplit(_ node: Node) -> Split? {
+        let hist = pool[node.histogram]
+        let l2 = options.l2
+        let total = node.end - node.start
+        let minLeaf = options.minSamplesLeaf
+        let parentScore = node.g * node.g / (node.h + l2)
+        var best: Split? = nil
+        for f in 0..<features {
+            let nb = binCounts[f]
+            if nb < 2 { continue }
+            let hf = hist + f * Self.stride
+            var gl = 0.0, hl = 0.0, nl = 0
+            for b in 0..<(nb - 1) {
+                gl += hf[b].g
+                hl += hf[b].h
+                nl += hf[b].n
+                if nl < minLeaf { continue }
+                if total - nl < minLeaf { break }
+                if hl < minHessian { continue }
+                let hr = node.h - hl
+                if hr < minHessian { break }
+                let gr = node.g - gl
+                let gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parentScore
+                if gain > (best?.gain ?? 0) {
+                    best = Split(gain: gain, feature: f, bin: b, leftG: gl, leftH: hl, leftN: nl)
+                }
+            }
+        }
+        return best
+    }
+
+    /// Stable partition of `indices[start..<end]` into rows with bin <= `bin` then the rest; returns the boundary.
+    func partition(start: Int, end: Int, feature: Int, bin: Int) -> Int {
+        let limit = UInt8(truncatingIfNeeded: bin)
+        return bins.withUnsafeBufferPointer { bb in
+            indices.withUnsafeMutableBufferPointer { ib in
+                scratch.withUnsafeMutableBufferPointer { sb in
+                    let column = bb.baseAddress! + feature * rows
+                    var l = start
+                    var r = 0
+                    for k in start..<end {
+                        let i = ib[k]
+                        if column[Int(i)] <= limit {
+                            ib[l] = i
+                            l += 1
+                        } else {
+                            sb[r] = i
+                            r += 1
+                        }
+                    }
+                    for k in 0..<r { ib[l + k] = sb[k] }
+                    return l
+                }
+            }
+        }
+    }
+}
+
+/// One histogram build, shareable across threads: each feature's bins are written by one thread only,
+/// in row order, so the sums are the same however the features are scheduled.
+struct HistogramWork: @unchecked Sendable {
+    let bins: UnsafePointer<UInt8>
+    let hist: UnsafeMutablePointer<HistogramBin>
+    let idx: UnsafePointer<Int32>
+    let g: UnsafePointer<Double>
+    let h: UnsafePointer<Double>
+    let rows: Int
+    let count: Int
+    let root: Bool
+    let constantHessian: Bool
+
+    @inline(__always)
+    func run(feature f: Int) {
+        let column = bins + f * rows
+        let hf = hist + f * TreeGrower.stride
+        if root {
+            if constantHessian {
+                for i in 0..<count {
+                    let b = Int(column[i])
+                    hf[b].g += g[i]
+                    hf[b].n += 1
+                }
+            } else {
+                for i in 0..<count {
+                    let b = Int(column[i])
+                    hf[b].g += g[i]
+                    hf[b].h += h[i]
+                    hf[b].n += 1
+                }
+            }
+        } else {
+            if constantHessian {
+                for k in 0..<count {
+                    let b = Int(column[Int(idx[k])])
+                    hf[b].g += g[k]
+                    hf[b].n += 1
+                }
+            } else {
+                for k in 0..<count {
+                    let b = Int(column[Int(idx[k])])
+                    hf[b].g += g[k]
+                    hf[b].h += h[k]
+                    hf[b].n += 1
+                }
+            }
+        }
+    }
+}

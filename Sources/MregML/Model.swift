@@ -1,0 +1,175 @@
+import Foundation
+import MregCore
+
+/// A fitted estimator of one of the algorithms.
+enum Estimator: Sendable, Equatable {
+    case logistic(LogisticModel)
+    case linear(LinearModel)
+    case mlp(MLPModel)
+    case gbdt(GBDTModel)
+
+    /// Writes probabilities (`rows x classCount`) or values (`rows`) for preprocessed rows.
+    func predict(_ x: UnsafePointer<Double>, rows: Int, width: Int, into out: UnsafeMutablePointer<Double>, work: MLPWorkspace?) {
+        switch self {
+        case .logistic(let m): m.predict(x, rows: rows, into: out)
+        case .linear(let m): m.predict(x, rows: rows, into: out)
+        case .mlp(let m): m.predict(x, rows: rows, into: out, work: work ?? MLPWorkspace(sizes: m.sizes, batch: max(1, min(rows, 256))))
+        case .gbdt(let m): m.predict(x, rows: rows, width: width, into: out)
+        }
+    }
+
+    /// Predictions for a whole preprocessed matrix.
+    func predict(_ x: Matrix, outputWidth: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: x.rows * outputWidth)
+        guard x.rows > 0 else { return out }
+        x.values.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { ob in
+                predict(xb.baseAddress ?? UnsafePointer(bitPattern: 8)!, rows: x.rows, width: x.cols, into: ob.baseAddress!, work: nil)
+            }
+        }
+        return out
+    }
+}
+
+/// A trained model, loaded from its `model.json` artifact or fresh from training, ready to predict.
+///
+/// Everything prediction needs (one-hot index tables, inverse scales, flat weights) is built once at
+/// load time; `predict` only reads, so one model can serve many threads at once.
+public final class Model: Sendable {
+    public let task: Task
+    public let algorithm: Algorithm
+    public let features: [FeatureSpec]
+    /// Class labels in probability-column order (sorted); nil for regression.
+    public let classes: [String]?
+    public let target: String
+    /// The resolved parameters the model was trained with.
+    public let params: [String: JSONValue]
+    let preprocessor: Preprocessor
+    let estimator: Estimator
+    let classIndex: [String: Int]
+
+    /// Rows preprocessed per block while predicting: small enough to stay in cache.
+    static let block = 256
+
+    init(task: Task, algorithm: Algorithm, target: String, classes: [String]?, preprocessor: Preprocessor,
+         params: [String: JSONValue], estimator: Estimator) {
+        self.task = task
+        self.algorithm = algorithm
+        self.target = target
+        self.classes = classes
+        self.features = preprocessor.features
+        self.preprocessor = preprocessor
+        self.params = params
+        self.estimator = estimator
+        var index = [String: Int]()
+        for (i, c) in (classes ?? []).enumerated() { index[c] = i }
+        self.classIndex = index
+    }
+
+    /// Parses and validates `model.json` bytes.
+    public convenience init(data: Data) throws(MLError) {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(data)
+        } catch {
+            throw .invalidModel("not valid JSON: \(error.description)")
+        }
+        try self.init(artifact: json)
+    }
+
+    /// Number of values per row in `Predictions.probabilities` (classification) or 1 (regression).
+    var outputWidth: Int { task == .classification ? (classes?.count ?? 0) : 1 }
+
+    /// Predicts a batch of rows given column by column in feature order.
+    ///
+    /// Never traps on odd input: missing columns or cells read as missing values, a numeric feature given as
+    /// text is parsed (non-numbers are missing), a categorical feature given as numbers uses their text
+    /// (`2007`). Use `check(_:)` first to refuse such input instead.
+    public func predict(_ input: ModelInput) -> Predictions {
+        let rows = max(0, input.rowCount)
+        let width = preprocessor.width
+        let k = outputWidth
+        var out = [Double](repeating: 0, count: rows * k)
+        if rows > 0 {
+            let blockRows = min(Model.block, rows)
+            let scratch = UnsafeMutablePointer<Double>.allocate(capacity: max(1, blockRows * width))
+            defer { scratch.deallocate() }
+            var work: MLPWorkspace? = nil
+            if case .mlp(let m) = estimator { work = MLPWorkspace(sizes: m.sizes, batch: blockRows) }
+            out.withUnsafeMutableBufferPointer { ob in
+                var start = 0
+                while start < rows {
+                    let count = min(blockRows, rows - start)
+                    preprocessor.transform(input.columns, start: start, count: count, into: scratch)
+                    estimator.predict(scratch, rows: count, width: width, into: ob.baseAddress! + start * k, work: work)
+                    start += count
+                }
+            }
+        }
+        guard task == .classification, let classes else {
+            return Predictions(rowCount: rows, values: out)
+        }
+        var indices = [Int](repeating: 0, count: rows)
+        var labels = [String]()
+        labels.reserveCapacity(rows)
+        out.withUnsafeBufferPointer { ob in
+            for r in 0..<rows {
+                let p = ob.baseAddress! + r * k
+                var best = 0
+                for c in 1..<k where p[c] > p[best] { best = c }
+                indices[r] = best
+                labels.append(classes[best])
+            }
+        }
+        return Predictions(rowCount: rows, labels: labels, classIndices: indices, probabilities: out, classCount: k)
+    }
+
+    /// Refuses input whose shape does not fit: wrong column count, a column of the wrong length or type.
+    public func check(_ input: ModelInput) throws(MLError) {
+        guard input.rowCount >= 0 else { throw .invalidInput("row count \(input.rowCount) is negative") }
+        guard input.columns.count == features.count else {
+            throw .invalidInput("got \(input.columns.count) columns, the model has \(features.count) features")
+        }
+        for (spec, column) in zip(features, input.columns) {
+            guard column.count == input.rowCount else {
+                throw .invalidInput("column '\(spec.name)' has \(column.count) values, expected \(input.rowCount)")
+            }
+            if spec.type == .numeric, case .categorical(let values) = column {
+                for v in values {
+                    if let v, NumberParser.parse(v) == nil, !NumberParser.isMissing(v) {
+                        throw .invalidInput("feature '\(spec.name)' is numeric but got '\(MLError.clip(v))'")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds input from columns given by feature name; every feature must be present.
+    public func input(named columns: [String: FeatureColumn], rowCount: Int) throws(MLError) -> ModelInput {
+        var list = [FeatureColumn]()
+        for spec in features {
+            guard let column = columns[spec.name] else {
+                throw .invalidInput("missing feature '\(spec.name)'")
+            }
+            list.append(column)
+        }
+        let input = ModelInput(columns: list, rowCount: rowCount)
+        try check(input)
+        return input
+    }
+
+    /// Builds input from a CSV table: every feature column must be present, numeric features must hold numbers.
+    public func input(from table: Table) throws(MLError) -> ModelInput {
+        var columns = [FeatureColumn]()
+        for spec in features {
+            guard let c = table.columnIndex(spec.name) else {
+                throw .missingColumn(source: table.source, name: spec.name, available: table.columnNames)
+            }
+            switch spec.type {
+            case .numeric: columns.append(.numeric(try table.numbers(column: c)))
+            case .categorical: columns.append(.categorical(table.strings(column: c)))
+            }
+        }
+        return ModelInput(columns: columns, rowCount: table.rowCount)
+    }
+}

@@ -1,1 +1,0 @@
-// MregML: data, preprocessing, trainers, model formats, metrics.
