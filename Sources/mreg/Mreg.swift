@@ -18,7 +18,7 @@ struct Mreg: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Quickstart.self, Init.self, Register.self, List.self, Show.self, History.self, Diff.self, Verify.self,
+            Quickstart.self, Init.self, Register.self, List.self, Show.self, History.self, Diff.self, Verify.self, Serve.self,
         ]
     )
 
