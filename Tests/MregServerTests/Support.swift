@@ -231,3 +231,131 @@ func inferBody(_ model: Model, _ input: ModelInput, id: String? = nil) -> String
     let idPart = id.map { #""id":"\#($0)","# } ?? ""
     return #"{\#(idPart)"inputs":[\#(tensors.joined(separator: ","))]}"#
 }
+
+/// A raw TCP connection to 127.0.0.1, for what URLSession cannot send: partial requests, broken
+/// headers, random bytes.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerFailed(message: "socket failed") }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw ServerFailed(message: "connect failed: \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends everything it can; false if the peer closed.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            sent += n
+        }
+        return true
+    }
+
+    @discardableResult
+    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// Reads until the peer closes, `limit` bytes, or the timeout.
+    func receive(limit: Int = 1 << 20) -> [UInt8] {
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while out.count < limit {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    /// Reads one HTTP/1.1 response with a Content-Length body; returns status and body.
+    func readResponse() -> (status: Int, body: String)? {
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let headerEnd = find(data, Array("\r\n\r\n".utf8)) {
+                let head = String(decoding: data[0..<headerEnd], as: UTF8.self)
+                let lines = head.split(separator: "\r\n")
+                guard let statusLine = lines.first, statusLine.count >= 12, let status = Int(statusLine.dropFirst(9).prefix(3)) else { return nil }
+                var length = 0
+                for l in lines.dropFirst() where l.lowercased().hasPrefix("content-length:") {
+                    length = Int(l.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+                let bodyStart = headerEnd + 4
+                while data.count < bodyStart + length {
+                    let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+                    if n <= 0 { return nil }
+                    data.append(contentsOf: buf[0..<n])
+                }
+                return (status, String(decoding: data[bodyStart..<(bodyStart + length)], as: UTF8.self))
+            }
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { return nil }
+            data.append(contentsOf: buf[0..<n])
+        }
+    }
+
+    private func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle { return i }
+        return nil
+    }
+}
+
+extension ServerProcess {
+    var port: Int { Int(base.split(separator: ":").last!)! }
+
+    /// Resident memory of the server process in KiB, from /proc.
+    var residentKiB: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return -1 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? -1
+        }
+        return -1
+    }
+}
+
+/// One row of penguins for hand-written requests, tensor by tensor (feature order of the species model).
+enum Row {
+    static let tensors: [(name: String, json: String)] = [
+        ("island", #"{"name":"island","datatype":"BYTES","shape":[1],"data":["Biscoe"]}"#),
+        ("bill_length_mm", #"{"name":"bill_length_mm","datatype":"FP64","shape":[1],"data":[39.1]}"#),
+        ("bill_depth_mm", #"{"name":"bill_depth_mm","datatype":"FP64","shape":[1],"data":[18.7]}"#),
+        ("flipper_length_mm", #"{"name":"flipper_length_mm","datatype":"FP32","shape":[1,1],"data":[[181]]}"#),
+        ("body_mass_g", #"{"name":"body_mass_g","datatype":"INT32","shape":[1],"data":[3750]}"#),
+        ("sex", #"{"name":"sex","datatype":"BYTES","shape":[1],"data":["male"]}"#),
+        ("year", #"{"name":"year","datatype":"INT64","shape":[1],"data":[2007]}"#),
+    ]
+
+    /// A request body with `replace` swapping a tensor (nil drops it) and `extra` tensors appended.
+    static func body(replace: [String: String?] = [:], extra: [String] = [], id: String? = nil) -> String {
+        var parts = [String]()
+        for t in tensors {
+            if let r = replace[t.name] {
+                if let r { parts.append(r) }
+            } else {
+                parts.append(t.json)
+            }
+        }
+        parts += extra
+        let idPart = id.map { #""id":"\#($0)","# } ?? ""
+        return #"{\#(idPart)"inputs":[\#(parts.joined(separator: ","))]}"#
+    }
+}
