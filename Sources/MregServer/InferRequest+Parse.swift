@@ -6,19 +6,22 @@ import Glibc
 extension InferRequest {
     /// Parses an inference request body with a byte-level reader that goes straight to tensors,
     /// without building a generic JSON tree (the hot path of the server).
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(ServerError) -> InferRequest {
+    ///
+    /// `features` are the model's feature names: a tensor named after one gets that name's string
+    /// (no new allocation) and its index.
+    static func parse(_ bytes: UnsafeRawBufferPointer, features: FeatureNames = .none) throws(ServerError) -> InferRequest {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else {
             throw .emptyBody
         }
-        var reader = InferReader(p: base, end: bytes.count)
+        var reader = InferReader(p: base, end: bytes.count, features: features)
         return try reader.parseRequest()
     }
 
     /// Parses a body held in an array (tests, tools).
-    static func parse(_ bytes: [UInt8]) throws(ServerError) -> InferRequest {
+    static func parse(_ bytes: [UInt8], features: FeatureNames = .none) throws(ServerError) -> InferRequest {
         var result: Result<InferRequest, ServerError> = .failure(.emptyBody)
         bytes.withUnsafeBytes { raw in
-            result = Result { () throws(ServerError) -> InferRequest in try parse(raw) }
+            result = Result { () throws(ServerError) -> InferRequest in try parse(raw, features: features) }
         }
         return try result.get()
     }
@@ -32,11 +35,13 @@ struct InferReader {
     let p: UnsafePointer<UInt8>
     let end: Int
     var pos = 0
+    let features: FeatureNames
     static let maxDepth = 64
 
-    init(p: UnsafePointer<UInt8>, end: Int) {
+    init(p: UnsafePointer<UInt8>, end: Int, features: FeatureNames = .none) {
         self.p = p
         self.end = end
+        self.features = features
     }
 
     func fail(_ message: String) -> ServerError { .invalidJSON("\(message) at byte \(pos)") }
@@ -48,10 +53,10 @@ struct InferReader {
         }
     }
 
-    @inline(__always) mutating func expect(_ byte: UInt8, _ what: String) throws(ServerError) {
+    @inline(__always) mutating func expect(_ byte: UInt8, _ what: @autoclosure () -> String) throws(ServerError) {
         skipWhitespace()
-        guard pos < end else { throw fail("unexpected end of data, expected \(what)") }
-        guard p[pos] == byte else { throw fail("expected \(what)") }
+        guard pos < end else { throw fail("unexpected end of data, expected \(what())") }
+        guard p[pos] == byte else { throw fail("expected \(what())") }
         pos += 1
     }
 
@@ -68,10 +73,10 @@ struct InferReader {
     }
 
     /// Opens an object; false if it is empty (and consumed).
-    mutating func openObject(_ what: String) throws(ServerError) -> Bool {
+    mutating func openObject(_ what: @autoclosure () -> String) throws(ServerError) -> Bool {
         skipWhitespace()
-        guard pos < end else { throw fail("unexpected end of data, expected \(what)") }
-        guard p[pos] == UInt8(ascii: "{") else { throw ServerError.invalidRequest("\(what) must be an object") }
+        guard pos < end else { throw fail("unexpected end of data, expected \(what())") }
+        guard p[pos] == UInt8(ascii: "{") else { throw ServerError.invalidRequest("\(what()) must be an object") }
         pos += 1
         skipWhitespace()
         if pos < end, p[pos] == UInt8(ascii: "}") {
@@ -82,10 +87,10 @@ struct InferReader {
     }
 
     /// Opens an array; false if it is empty (and consumed).
-    mutating func openArray(_ what: String) throws(ServerError) -> Bool {
+    mutating func openArray(_ what: @autoclosure () -> String) throws(ServerError) -> Bool {
         skipWhitespace()
-        guard pos < end else { throw fail("unexpected end of data, expected \(what)") }
-        guard p[pos] == UInt8(ascii: "[") else { throw ServerError.invalidRequest("\(what) must be an array") }
+        guard pos < end else { throw fail("unexpected end of data, expected \(what())") }
+        guard p[pos] == UInt8(ascii: "[") else { throw ServerError.invalidRequest("\(what()) must be an array") }
         pos += 1
         skipWhitespace()
         if pos < end, p[pos] == UInt8(ascii: "]") {
@@ -158,6 +163,7 @@ struct InferReader {
 
     mutating func parseInputs() throws(ServerError) -> [InferTensor] {
         var tensors = [InferTensor]()
+        tensors.reserveCapacity(16)
         guard try openArray("'inputs'") else { return tensors }
         repeat {
             tensors.append(try parseTensor(index: tensors.count))
@@ -171,9 +177,23 @@ struct InferReader {
         repeat {
             let k = try key()
             if keyIs(k, "name") {
-                t.name = try stringField("'inputs[\(index)].name'")
+                if let span = try plainString() {
+                    if let f = features.find(p + span.lowerBound, count: span.count) {
+                        t.name = features.names[f]
+                        t.feature = f
+                    } else {
+                        t.name = String(decoding: UnsafeBufferPointer(start: p + span.lowerBound, count: span.count), as: UTF8.self)
+                    }
+                } else {
+                    t.name = try stringField("'inputs[\(index)].name'")
+                }
             } else if keyIs(k, "datatype") {
-                t.datatype = try stringField("'inputs[\(index)].datatype'")
+                if let span = try plainString(), let type = TensorType.parse(p + span.lowerBound, count: span.count) {
+                    t.type = type
+                } else {
+                    t.datatype = try stringField("'inputs[\(index)].datatype'")
+                    t.type = TensorType(rawValue: t.datatype!)
+                }
             } else if keyIs(k, "shape") {
                 t.shape = try parseShape(index: index)
             } else if keyIs(k, "data") {
@@ -185,17 +205,18 @@ struct InferReader {
         return t
     }
 
-    mutating func stringField(_ what: String) throws(ServerError) -> String {
+    mutating func stringField(_ what: @autoclosure () -> String) throws(ServerError) -> String {
         skipWhitespace()
         guard pos < end, p[pos] == UInt8(ascii: "\"") else {
             try skipValue(depth: 3)
-            throw ServerError.invalidRequest("\(what) must be a string")
+            throw ServerError.invalidRequest("\(what()) must be a string")
         }
         return try string()
     }
 
     mutating func parseShape(index: Int) throws(ServerError) -> [Double] {
         var dims = [Double]()
+        dims.reserveCapacity(2)
         guard try openArray("'inputs[\(index)].shape'") else { return dims }
         repeat {
             skipWhitespace()
@@ -238,7 +259,8 @@ struct InferReader {
         var bools = [Bool]()
         var nulls = 0
         var kind: UInt8 = 0  // 0 none yet, 1 numbers, 2 strings, 3 bools
-        let label = name.map { "tensor '\(ServerError.clip($0))'" } ?? "'inputs[\(index)].data'"
+        // Built only when a message needs it: clipping a name costs more than parsing a row.
+        var label: String { name.map { "tensor '\(ServerError.clip($0))'" } ?? "'inputs[\(index)].data'" }
 
         func mixed(_ found: String) -> ServerError {
             let had = kind == 1 ? "numbers" : kind == 2 ? "strings" : "booleans"
@@ -277,13 +299,14 @@ struct InferReader {
                     if kind == 0 {
                         kind = 1
                         numbers.reserveCapacity(8)
-                        numbers.append(contentsOf: repeatElement(Double.nan, count: nulls))
+                        if nulls > 0 { numbers.append(contentsOf: repeatElement(Double.nan, count: nulls)) }
                     } else if kind != 1 { throw mixed("numbers") }
                     numbers.append(try number())
                 case UInt8(ascii: "\""):
                     if kind == 0 {
                         kind = 2
-                        strings.append(contentsOf: repeatElement(nil, count: nulls))
+                        strings.reserveCapacity(8)
+                        if nulls > 0 { strings.append(contentsOf: repeatElement(nil, count: nulls)) }
                     } else if kind != 2 { throw mixed("strings") }
                     strings.append(try string())
                 case UInt8(ascii: "t"), UInt8(ascii: "f"):
@@ -433,15 +456,37 @@ struct InferReader {
         }
     }
 
+    /// At a string of plain ASCII without escapes: consumes it and returns the range of its content.
+    /// Anything else (not a string, escapes, non-ASCII) returns nil with nothing consumed.
+    @inline(__always) mutating func plainString() throws(ServerError) -> Range<Int>? {
+        skipWhitespace()
+        guard pos < end, p[pos] == UInt8(ascii: "\"") else { return nil }
+        var i = pos + 1
+        while i < end {
+            let b = p[i]
+            if b == UInt8(ascii: "\"") {
+                let range = (pos + 1)..<i
+                pos = i + 1
+                return range
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
     /// Reads a string at its opening quote, decoding escapes; invalid UTF-8 is refused.
     mutating func string() throws(ServerError) -> String {
         pos += 1
         let start = pos
+        // ASCII needs no validation, and most protocol strings are ASCII.
+        var ascii = true
         while pos < end {
             let b = p[pos]
             if b == UInt8(ascii: "\"") {
                 let bytes = UnsafeBufferPointer(start: p + start, count: pos - start)
                 pos += 1
+                if ascii { return String(decoding: bytes, as: UTF8.self) }
                 guard let s = String(validating: bytes, as: UTF8.self) else {
                     throw ServerError.invalidJSON("invalid UTF-8 in string at byte \(start)")
                 }
@@ -449,6 +494,7 @@ struct InferReader {
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw fail("control character in string") }
+            if b >= 0x80 { ascii = false }
             pos += 1
         }
         var out = [UInt8](UnsafeBufferPointer(start: p + start, count: pos - start))
@@ -555,5 +601,27 @@ struct InferReader {
             throw fail("NaN and Infinity are not JSON (send null for a missing value)")
         default: throw fail("unexpected character")
         }
+    }
+}
+
+/// A model's feature names, for matching tensor names while parsing.
+struct FeatureNames: Sendable {
+    let names: [String]
+    let bytes: [[UInt8]]
+
+    init(_ names: [String]) {
+        self.names = names
+        bytes = names.map { Array($0.utf8) }
+    }
+
+    static let none = FeatureNames([])
+
+    /// The index of the name spelled by `count` bytes at `p`.
+    @inline(__always) func find(_ p: UnsafePointer<UInt8>, count: Int) -> Int? {
+        for (f, name) in bytes.enumerated() where name.count == count {
+            let same = name.withUnsafeBufferPointer { memcmp($0.baseAddress!, p, count) == 0 }
+            if same { return f }
+        }
+        return nil
     }
 }

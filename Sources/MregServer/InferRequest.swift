@@ -26,6 +26,19 @@ enum TensorType: String, Sendable, CaseIterable {
     }
 
     var isNumeric: Bool { isFloat || integerRange != nil }
+
+    /// The datatype spelled by `count` bytes at `p`, without making a string.
+    @inline(__always) static func parse(_ p: UnsafePointer<UInt8>, count: Int) -> TensorType? {
+        // Names are at most 6 bytes: pack them into an integer and compare once.
+        guard count >= 4, count <= 6 else { return nil }
+        var key: UInt64 = 0
+        for i in 0..<count { key = key << 8 | UInt64(p[i]) }
+        return packed[key]
+    }
+
+    private static let packed: [UInt64: TensorType] = Dictionary(uniqueKeysWithValues: allCases.map { t in
+        (t.rawValue.utf8.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, t)
+    })
 }
 
 /// The values of a tensor's `data`, flattened row-major; the kind is decided by the first non-null element.
@@ -52,6 +65,10 @@ enum TensorData: Sendable {
 /// One input tensor as sent: every field optional until it is checked against the model.
 struct InferTensor: Sendable {
     var name: String?
+    /// The feature of the model this tensor is named after, found while parsing.
+    var feature: Int?
+    /// The datatype, or nil with `datatype` set when it is not one the protocol defines.
+    var type: TensorType?
     var datatype: String?
     var shape: [Double]?
     var data: TensorData?

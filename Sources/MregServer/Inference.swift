@@ -18,13 +18,13 @@ extension LoadedVersion {
         guard !tensors.isEmpty else { throw .invalidRequest("'inputs' is empty") }
         let outputs = try checkOutputs(request.outputs)
         let features = model.features
-        var checked = [(name: String, type: TensorType, shape: [Int], data: TensorData)]()
+        var checked = [(name: String, feature: Int?, type: TensorType, shape: [Int], data: TensorData)]()
         checked.reserveCapacity(tensors.count)
         for (i, t) in tensors.enumerated() {
             guard let name = t.name else { throw .invalidRequest("'inputs[\(i)]' has no 'name'") }
-            let label = "tensor '\(ServerError.clip(name))'"
-            guard let typeText = t.datatype else { throw .invalidRequest("\(label) has no 'datatype'") }
-            guard let type = TensorType(rawValue: typeText) else {
+            var label: String { "tensor '\(ServerError.clip(name))'" }
+            guard let type = t.type else {
+                guard let typeText = t.datatype else { throw .invalidRequest("\(label) has no 'datatype'") }
                 throw .invalidRequest("\(label) has unknown datatype '\(ServerError.clip(typeText))'")
             }
             guard let rawShape = t.shape else { throw .invalidRequest("\(label) has no 'shape'") }
@@ -48,14 +48,14 @@ extension LoadedVersion {
                 throw .invalidRequest("\(label) has shape \(shapeText(shape)) (\(product) elements) but \(data.count) values in 'data'")
             }
             try checkElements(data, type: type, label: label)
-            checked.append((name, type, shape, data))
+            checked.append((name, t.feature ?? featureIndex[name], type, shape, data))
         }
 
         // A single tensor that is not named after a feature is the whole matrix.
-        if checked.count == 1, featureIndex[checked[0].name] == nil || (checked[0].shape.count == 2 && checked[0].shape[1] == features.count && features.count > 1) {
+        if checked.count == 1, checked[0].feature == nil || (checked[0].shape.count == 2 && checked[0].shape[1] == features.count && features.count > 1) {
             let t = checked[0]
             guard t.shape.count == 2, t.shape[1] == features.count else {
-                if featureIndex[t.name] == nil && t.shape.count != 2 {
+                if t.feature == nil && t.shape.count != 2 {
                     throw .invalidRequest("unknown input '\(ServerError.clip(t.name))' (inputs: \(featureList))")
                 }
                 throw .invalidRequest("tensor '\(ServerError.clip(t.name))' has shape \(shapeText(t.shape)), expected [N, \(features.count)] with the features in schema order (\(featureList))")
@@ -82,7 +82,7 @@ extension LoadedVersion {
         var columns = [FeatureColumn?](repeating: nil, count: features.count)
         var rows = -1
         for t in checked {
-            guard let f = featureIndex[t.name] else {
+            guard let f = t.feature else {
                 throw .invalidRequest("unknown input '\(ServerError.clip(t.name))' (inputs: \(featureList))")
             }
             guard columns[f] == nil else { throw .invalidRequest("input '\(ServerError.clip(t.name))' is given twice") }
@@ -147,29 +147,29 @@ extension LoadedVersion {
 
     /// Element kinds must fit the datatype: numbers for FP and INT (whole and in range for INT), strings
     /// for BYTES, booleans for BOOL; null (a missing value) fits all but BOOL.
-    private func checkElements(_ data: TensorData, type: TensorType, label: String) throws(ServerError) {
+    private func checkElements(_ data: TensorData, type: TensorType, label: @autoclosure () -> String) throws(ServerError) {
         switch data {
         case .nulls(let n):
-            if type == .bool && n > 0 { throw .invalidRequest("\(label) is BOOL but holds null") }
+            if type == .bool && n > 0 { throw .invalidRequest("\(label()) is BOOL but holds null") }
         case .numbers(let values, let nulls):
             guard type.isNumeric else {
-                throw .invalidRequest("\(label) is \(type.rawValue) but holds numbers")
+                throw .invalidRequest("\(label()) is \(type.rawValue) but holds numbers")
             }
             let range = type.integerRange
             for (i, v) in values.enumerated() {
                 if v.isNaN, nulls > 0 { continue }
-                guard v.isFinite else { throw .invalidRequest("\(label) element \(i) is not a finite number") }
+                guard v.isFinite else { throw .invalidRequest("\(label()) element \(i) is not a finite number") }
                 if let range {
-                    guard v == v.rounded() else { throw .invalidRequest("\(label) is \(type.rawValue) but element \(i) is \(v), not a whole number") }
-                    guard range.contains(v) else { throw .invalidRequest("\(label) is \(type.rawValue) but element \(i) (\(v)) is out of its range") }
+                    guard v == v.rounded() else { throw .invalidRequest("\(label()) is \(type.rawValue) but element \(i) is \(v), not a whole number") }
+                    guard range.contains(v) else { throw .invalidRequest("\(label()) is \(type.rawValue) but element \(i) (\(v)) is out of its range") }
                 } else if type == .fp32, abs(v) > Double(Float.greatestFiniteMagnitude) {
-                    throw .invalidRequest("\(label) is FP32 but element \(i) (\(v)) is out of its range")
+                    throw .invalidRequest("\(label()) is FP32 but element \(i) (\(v)) is out of its range")
                 }
             }
         case .strings:
-            guard type == .bytes else { throw .invalidRequest("\(label) is \(type.rawValue) but holds strings") }
+            guard type == .bytes else { throw .invalidRequest("\(label()) is \(type.rawValue) but holds strings") }
         case .bools:
-            guard type == .bool else { throw .invalidRequest("\(label) is \(type.rawValue) but holds booleans") }
+            guard type == .bool else { throw .invalidRequest("\(label()) is \(type.rawValue) but holds booleans") }
         }
     }
 

@@ -11,6 +11,8 @@ final class LoadedVersion: Sendable {
     let stats: VersionStats
     /// Feature name to its position in the model's schema.
     let featureIndex: [String: Int]
+    /// The feature names for the request parser.
+    let featureNames: FeatureNames
     /// Names of the outputs this model has, in response order.
     let outputNames: [String]
     /// `{"model_name":"...","model_version":"...",`
@@ -30,6 +32,7 @@ final class LoadedVersion: Sendable {
         var index = [String: Int]()
         for (i, f) in model.features.enumerated() { index[f.name] = i }
         featureIndex = index
+        featureNames = FeatureNames(model.features.map(\.name))
         let classification = model.task == .classification
         outputNames = classification ? ["label", "probabilities"] : ["value"]
         var prefix = [UInt8]()

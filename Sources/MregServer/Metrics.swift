@@ -30,17 +30,19 @@ final class VersionStats: Sendable {
     static let statuses = [200, 400, 401, 404, 405, 413, 422, 500, 503]
     /// Histogram bucket upper bounds in seconds.
     static let buckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
-    static let bucketNanos: [UInt64] = buckets.map { UInt64($0 * 1e9) }
 
     private let counters: AtomicCounters
     // Layout: statuses + other | buckets + inf | sum of nanoseconds
-    private static let statusBase = 0
-    private static let bucketBase = statuses.count + 1
-    private static let sumIndex = bucketBase + buckets.count + 1
+    // Literals rather than derived values, so the request path reads no lazily initialised globals.
+    private static var statusBase: Int { 0 }
+    private static var bucketBase: Int { 10 }  // statuses.count + 1
+    private static var sumIndex: Int { 23 }  // bucketBase + buckets.count + 1
 
     init(model: String, version: String) {
         self.model = model
         self.version = version
+        assert(VersionStats.bucketBase == VersionStats.statuses.count + 1)
+        assert(VersionStats.sumIndex == VersionStats.bucketBase + VersionStats.buckets.count + 1)
         counters = AtomicCounters(count: VersionStats.sumIndex + 1)
     }
 
@@ -59,13 +61,19 @@ final class VersionStats: Sendable {
         }
     }
 
+    /// The histogram bucket of a duration (the bounds of `buckets`, unrolled).
+    @inline(__always) static func bucket(_ ns: UInt64) -> Int {
+        if ns <= 1_000_000 {
+            return ns <= 100_000 ? 0 : ns <= 250_000 ? 1 : ns <= 500_000 ? 2 : 3
+        }
+        return ns <= 2_500_000 ? 4 : ns <= 5_000_000 ? 5 : ns <= 10_000_000 ? 6 : ns <= 25_000_000 ? 7
+            : ns <= 50_000_000 ? 8 : ns <= 100_000_000 ? 9 : ns <= 250_000_000 ? 10 : ns <= 1_000_000_000 ? 11 : 12
+    }
+
     /// Counts one request with its status and how long it took.
     @inline(__always) func record(status: Int, nanoseconds: UInt64) {
         counters.add(VersionStats.statusBase + VersionStats.statusSlot(status))
-        var b = 0
-        let bounds = VersionStats.bucketNanos
-        while b < bounds.count, nanoseconds > bounds[b] { b += 1 }
-        counters.add(VersionStats.bucketBase + b)
+        counters.add(VersionStats.bucketBase + VersionStats.bucket(nanoseconds))
         counters.add(VersionStats.sumIndex, Int(truncatingIfNeeded: nanoseconds))
     }
 

@@ -231,7 +231,7 @@ struct Responder: HTTPResponder {
     /// Parse, check, predict, encode: synchronous, with the version fixed for the whole request.
     private func respondInfer(_ buffer: ByteBuffer, _ served: LoadedVersion) throws(ServerError) -> Response {
         let parsed: Result<InferRequest, ServerError> = buffer.withUnsafeReadableBytes { raw in
-            Result { () throws(ServerError) -> InferRequest in try InferRequest.parse(raw) }
+            Result { () throws(ServerError) -> InferRequest in try InferRequest.parse(raw, features: served.featureNames) }
         }
         let request = try parsed.get()
         let checked = try served.check(request)

@@ -1,6 +1,5 @@
 import Foundation
 import MregCore
-import NIOPosix
 import Synchronization
 
 /// A canary version and the percent of version-less requests it gets.
@@ -78,14 +77,35 @@ final class TableRouter: Sendable {
 
     private let state = Mutex<(generation: Int, table: ServingTable)>((1, .empty))
     private let generation = Atomic<Int>(1)
-    private let cache = ThreadSpecificVariable<Cached>()
+    /// The per-thread slot: a retained `Cached`, released when the thread exits.
+    private let key: pthread_key_t
+
+    init() {
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key) { pointer in
+            if let pointer { Unmanaged<AnyObject>.fromOpaque(pointer).release() }
+        }
+        precondition(rc == 0, "pthread_key_create failed: \(rc)")
+        self.key = key
+    }
+
+    deinit {
+        // Values left in threads leak; a server makes one router for its lifetime.
+        pthread_key_delete(key)
+    }
 
     /// The table in force now.
     @inline(__always) func current() -> ServingTable {
         let g = generation.load(ordering: .acquiring)
-        if let cached = cache.currentValue, cached.generation == g { return cached.table }
+        let slot = pthread_getspecific(key)
+        if let slot {
+            let cached = Unmanaged<Cached>.fromOpaque(slot).takeUnretainedValue()
+            if cached.generation == g { return cached.table }
+        }
         let (gen, table) = state.withLock { ($0.generation, $0.table) }
-        cache.currentValue = Cached(generation: gen, table: table)
+        let fresh = Unmanaged.passRetained(Cached(generation: gen, table: table))
+        pthread_setspecific(key, fresh.toOpaque())
+        if let slot { Unmanaged<Cached>.fromOpaque(slot).release() }
         return table
     }
 
