@@ -188,8 +188,11 @@ struct InferReader {
                     t.name = try stringField("'inputs[\(index)].name'")
                 }
             } else if keyIs(k, "datatype") {
-                if let span = try plainString(), let type = TensorType.parse(p + span.lowerBound, count: span.count) {
-                    t.type = type
+                if let span = try plainString() {
+                    t.type = TensorType.parse(p + span.lowerBound, count: span.count)
+                    if t.type == nil {
+                        t.datatype = String(decoding: UnsafeBufferPointer(start: p + span.lowerBound, count: span.count), as: UTF8.self)
+                    }
                 } else {
                     t.datatype = try stringField("'inputs[\(index)].datatype'")
                     t.type = TensorType(rawValue: t.datatype!)
