@@ -237,10 +237,10 @@ func inferBody(_ model: Model, _ input: ModelInput, id: String? = nil) -> String
 final class RawConnection {
     let fd: Int32
 
-    init(port: Int, timeoutSeconds: Int = 5) throws {
+    init(port: Int, timeoutMilliseconds: Int = 5000) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerFailed(message: "socket failed") }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
@@ -272,6 +272,13 @@ final class RawConnection {
 
     @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// Waits for the first bytes the peer sends (or the timeout).
+    func receiveSome() -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+        return n > 0 ? Array(buf[0..<n]) : []
+    }
 
     /// Reads until the peer closes, `limit` bytes, or the timeout.
     func receive(limit: Int = 1 << 20) -> [UInt8] {
