@@ -38,6 +38,7 @@ let package = Package(
         ),
         .target(name: "MregTestSupport", path: "Tests/MregTestSupport"),
         .testTarget(name: "MregGitTests", dependencies: ["MregGit", "MregTestSupport"]),
+        .executableTarget(name: "mreg-ml-bench", dependencies: ["MregML", "MregCore"]),
         .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
         .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
         .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry", "MregTestSupport"]),

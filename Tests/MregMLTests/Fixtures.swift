@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import MregML
 
 /// Shared test data: the penguins example and small generated tables.
@@ -29,5 +30,18 @@ enum Fixtures {
             lines.append("\(x1),\(x2),\(group),\(y)")
         }
         return try! csv(lines.joined(separator: "\n"), source: "linear.csv")
+    }
+}
+
+/// The error a throwing call ends with, or nil when it succeeds.
+func failure<T>(_ body: () throws -> T) -> MLError? {
+    do {
+        _ = try body()
+        return nil
+    } catch let error as MLError {
+        return error
+    } catch {
+        Issue.record("unexpected error type: \(error)")
+        return nil
     }
 }
