@@ -70,7 +70,7 @@ struct InferTensor: Sendable {
     /// The datatype, or nil with `datatype` set when it is not one the protocol defines.
     var type: TensorType?
     var datatype: String?
-    var shape: [Double]?
+    var shape: TensorShape?
     var data: TensorData?
 }
 
@@ -80,4 +80,24 @@ struct InferRequest: Sendable {
     var inputs: [InferTensor]?
     /// Names of the requested outputs; nil for all.
     var outputs: [String]?
+}
+
+/// A shape as sent: its first two dimensions inline (no allocation for the usual `[N]` and `[N, F]`),
+/// the rest in an array; checked later so errors can name the tensor.
+struct TensorShape: Sendable {
+    var rank = 0
+    var d0 = 0.0
+    var d1 = 0.0
+    var more: [Double]? = nil
+
+    mutating func append(_ d: Double) {
+        switch rank {
+        case 0: d0 = d
+        case 1: d1 = d
+        default: more = (more ?? []) + [d]
+        }
+        rank += 1
+    }
+
+    var dims: [Double] { ([d0, d1] + (more ?? [])).prefix(rank).map { $0 } }
 }

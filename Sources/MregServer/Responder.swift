@@ -195,7 +195,7 @@ struct Responder: HTTPResponder {
         let served: LoadedVersion
         do {
             let (entry, named) = try route(table, model, version)
-            served = named ?? entry.pick(draw: draws.percent())
+            served = named ?? entry.pick(draws)
         } catch {
             server.metrics.unrouted.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
             return error.response
