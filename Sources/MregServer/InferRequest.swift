@@ -29,16 +29,27 @@ enum TensorType: String, Sendable, CaseIterable {
 
     /// The datatype spelled by `count` bytes at `p`, without making a string.
     @inline(__always) static func parse(_ p: UnsafePointer<UInt8>, count: Int) -> TensorType? {
-        // Names are at most 6 bytes: pack them into an integer and compare once.
+        // Names are 4 to 6 bytes: pack them into an integer and switch on it.
         guard count >= 4, count <= 6 else { return nil }
         var key: UInt64 = 0
         for i in 0..<count { key = key << 8 | UInt64(p[i]) }
-        return packed[key]
+        switch key {
+        case 0x4650_3634: return .fp64  // FP64
+        case 0x4650_3332: return .fp32
+        case 0x4650_3136: return .fp16
+        case 0x4259_5445_53: return .bytes  // BYTES
+        case 0x494E_5436_34: return .int64  // INT64
+        case 0x494E_5433_32: return .int32
+        case 0x494E_5431_36: return .int16
+        case 0x494E_5438: return .int8
+        case 0x5549_4E54_3634: return .uint64  // UINT64
+        case 0x5549_4E54_3332: return .uint32
+        case 0x5549_4E54_3136: return .uint16
+        case 0x5549_4E54_38: return .uint8
+        case 0x424F_4F4C: return .bool  // BOOL
+        default: return nil
+        }
     }
-
-    private static let packed: [UInt64: TensorType] = Dictionary(uniqueKeysWithValues: allCases.map { t in
-        (t.rawValue.utf8.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, t)
-    })
 }
 
 /// The values of a tensor's `data`, flattened row-major; the kind is decided by the first non-null element.

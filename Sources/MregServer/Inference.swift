@@ -28,7 +28,8 @@ extension LoadedVersion {
             }
         }
 
-        var columns = [FeatureColumn?](repeating: nil, count: features.count)
+        var columns = [FeatureColumn](repeating: .numeric([]), count: features.count)
+        var given = [Bool](repeating: false, count: features.count)
         var rows = -1
         for i in tensors.indices {
             let shape = try checkTensor(tensors[i], index: i)
@@ -36,7 +37,8 @@ extension LoadedVersion {
             guard let f = tensors[i].feature ?? featureIndex[name] else {
                 throw .invalidRequest("unknown input '\(ServerError.clip(name))' (inputs: \(featureList))")
             }
-            guard columns[f] == nil else { throw .invalidRequest("input '\(ServerError.clip(name))' is given twice") }
+            guard !given[f] else { throw .invalidRequest("input '\(ServerError.clip(name))' is given twice") }
+            given[f] = true
             guard shape.rank == 1 || (shape.rank == 2 && shape.d1 == 1) else {
                 throw .invalidRequest("input '\(ServerError.clip(name))' has shape \(shape.text), expected [N] or [N, 1]")
             }
@@ -69,15 +71,10 @@ extension LoadedVersion {
                 }
             }
         }
-        var list = [FeatureColumn]()
-        list.reserveCapacity(features.count)
-        for f in features.indices {
-            guard let c = columns[f] else {
-                throw .invalidRequest("missing input for feature '\(features[f].name)' (inputs: \(featureList))")
-            }
-            list.append(c)
+        if let f = given.firstIndex(of: false) {
+            throw .invalidRequest("missing input for feature '\(features[f].name)' (inputs: \(featureList))")
         }
-        return CheckedInput(input: ModelInput(columns: list, rowCount: max(rows, 0)), outputs: outputs)
+        return CheckedInput(input: ModelInput(columns: columns, rowCount: max(rows, 0)), outputs: outputs)
     }
 
     /// A checked shape: whole, non-negative dimensions; `d0`/`d1` are the first two.
@@ -85,8 +82,8 @@ extension LoadedVersion {
         var rank: Int
         var d0: Int
         var d1: Int
-        var all: [Int]
-        var text: String { "[" + all.map(String.init).joined(separator: ", ") + "]" }
+        var raw: TensorShape
+        var text: String { LoadedVersion.text(raw) }
     }
 
     /// Checks one tensor on its own: name, datatype, shape against the number of values, element kinds.
@@ -101,8 +98,9 @@ extension LoadedVersion {
         guard let data = t.data else { throw .invalidRequest("\(label) has no 'data'") }
         guard raw.rank > 0 else { throw .invalidRequest("\(label) has an empty shape") }
         var product = 1
-        var shape = Shape(rank: raw.rank, d0: 0, d1: 0, all: [])
-        for (k, d) in (raw.rank <= 2 ? [raw.d0, raw.d1].prefix(raw.rank).map { $0 } : raw.dims).enumerated() {
+        var shape = Shape(rank: raw.rank, d0: 0, d1: 0, raw: raw)
+        for k in 0..<raw.rank {
+            let d = k == 0 ? raw.d0 : k == 1 ? raw.d1 : raw.more![k - 2]
             guard d == d.rounded(), d.isFinite else {
                 throw .invalidRequest("\(label) has a non-integer dimension \(d) in its shape")
             }
@@ -114,10 +112,9 @@ extension LoadedVersion {
             if k == 0 { shape.d0 = Int(d) } else if k == 1 { shape.d1 = Int(d) }
         }
         guard product == data.count else {
-            throw .invalidRequest("\(label) has shape \(Self.text(raw)) (\(product) elements) but \(data.count) values in 'data'")
+            throw .invalidRequest("\(label) has shape \(shape.text) (\(product) elements) but \(data.count) values in 'data'")
         }
         try checkElements(data, type: type, label: label)
-        if raw.rank > 2 { shape.all = raw.dims.map { Int($0) } } else { shape.all = [shape.d0, shape.d1].prefix(raw.rank).map { $0 } }
         return shape
     }
 

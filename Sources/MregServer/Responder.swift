@@ -18,6 +18,7 @@ struct Responder: HTTPResponder {
     let server: ModelServer
     let draws = Draws()
     let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+    static let binaryHeader = HTTPField.Name("Inference-Header-Content-Length")!
 
     func respond(to request: Request, context: ServeContext) async throws -> Response {
         let raw = request.head.path ?? "/"
@@ -202,11 +203,13 @@ struct Responder: HTTPResponder {
         }
         do {
             let limit = server.configuration.maxBody
-            if let length = request.headers[.contentLength], let n = Int(length), n > limit {
-                throw ServerError.bodyTooLarge(limit: limit)
-            }
-            if request.headers[HTTPField.Name("Inference-Header-Content-Length")!] != nil {
-                throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+            // One pass over the headers (the subscript joins repeated fields into a new string).
+            for field in request.headers {
+                if field.name == .contentLength {
+                    if let n = Int(field.value), n > limit { throw ServerError.bodyTooLarge(limit: limit) }
+                } else if field.name == Responder.binaryHeader {
+                    throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+                }
             }
             let buffer: ByteBuffer
             do {
