@@ -64,15 +64,23 @@ curl -sf -X POST -H 'Content-Type: application/json' -d "$BODY" "$ADDRESS/v2/mod
 
 # wrk prints latencies as 512.00us, 1.20ms or 1.01s: to milliseconds.
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.2f", v }'; }
-measure() {  # name, then wrk arguments; prints "rps p50 p99 errors"
-    local out
+# Server CPU time (user + system, in clock ticks) from /proc: CPU per request does not depend on what
+# else the machine runs, unlike requests/s.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+TICKS_PER_S=$(getconf CLK_TCK)
+measure() {  # wrk arguments; prints "rps p50 p99 errors cpu_us_per_request"
+    local out c0 c1 n
+    c0=$(cpu_ticks)
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_PER_ROUND}s" --latency "$@")"
-    local rps p50 p99 errors
+    c1=$(cpu_ticks)
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    local rps p50 p99 errors cpu
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out" | to_ms)
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out" | to_ms)
     errors=$(awk '/Non-2xx|Socket errors/ {sum += $NF} END {print sum + 0}' <<<"$out")
-    echo "$rps $p50 $p99 $errors"
+    cpu=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v t="$TICKS_PER_S" 'BEGIN {printf "%.1f", (b - a) * 1e6 / t / n}')
+    echo "$rps $p50 $p99 $errors $cpu"
 }
 
 LIVE="$ADDRESS/v2/health/live"
@@ -81,16 +89,19 @@ INFER="$ADDRESS/v2/models/penguins/infer"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$LIVE" >/dev/null
 wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$WORK/infer.lua" "$INFER" >/dev/null
 
-echo "| round | endpoint | requests/s | p50 ms | p99 ms | errors |"
-echo "|---|---|---:|---:|---:|---:|"
-declare -a LIVE_RPS INFER_RPS INFER_P99 RATIOS
+echo "| round | endpoint | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | load avg |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+declare -a LIVE_RPS INFER_RPS INFER_P99 RATIOS CPU_RATIOS
 for r in $(seq 1 "$ROUNDS"); do
-    read -r lrps lp50 lp99 lerr < <(measure "$LIVE")
-    read -r irps ip50 ip99 ierr < <(measure -s "$WORK/infer.lua" "$INFER")
-    echo "| $r | GET /v2/health/live | $lrps | $lp50 | $lp99 | $lerr |"
-    echo "| $r | POST /v2/models/penguins/infer | $irps | $ip50 | $ip99 | $ierr |"
+    read -r lrps lp50 lp99 lerr lcpu < <(measure "$LIVE")
+    lload=$(cut -d' ' -f1 /proc/loadavg)
+    read -r irps ip50 ip99 ierr icpu < <(measure -s "$WORK/infer.lua" "$INFER")
+    iload=$(cut -d' ' -f1 /proc/loadavg)
+    echo "| $r | GET /v2/health/live | $lrps | $lp50 | $lp99 | $lerr | $lcpu | $lload |"
+    echo "| $r | POST /v2/models/penguins/infer | $irps | $ip50 | $ip99 | $ierr | $icpu | $iload |"
     LIVE_RPS+=("$lrps"); INFER_RPS+=("$irps"); INFER_P99+=("$ip99")
     RATIOS+=("$(awk -v a="$irps" -v b="$lrps" 'BEGIN {printf "%.2f", a / b}')")
+    CPU_RATIOS+=("$(awk -v a="$icpu" -v b="$lcpu" 'BEGIN {printf "%.2f", b / a}')")
 done
 RSS_LOADED=$(rss)
 
@@ -98,7 +109,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 echo
 echo "- median inference: $(median "${INFER_RPS[@]}") requests/s, p99 $(median "${INFER_P99[@]}") ms ($CONNECTIONS connections, wrk -t$THREADS, ${SECONDS_PER_ROUND}s rounds)"
 echo "- median constant endpoint: $(median "${LIVE_RPS[@]}") requests/s"
-echo "- inference / constant, per round: ${RATIOS[*]} (median $(median "${RATIOS[@]}"))"
+echo "- inference / constant requests/s, per round: ${RATIOS[*]} (median $(median "${RATIOS[@]}"))"
+echo "- constant / inference server CPU per request, per round: ${CPU_RATIOS[*]} (median $(median "${CPU_RATIOS[@]}"))"
 echo "- start-up to listening (store loaded, model warmed): ${STARTUP_MS} ms"
 echo "- resident memory: ${RSS_IDLE} KiB idle after start, ${RSS_LOADED} KiB after the load"
 echo "- machine: $(nproc) cores, load average before/after: $(cut -d' ' -f1-3 /proc/loadavg)"
