@@ -149,6 +149,7 @@ enum Captures {
         #expect(MonitorReport.time(report.window.firstMillis) == "2026-11-22T10:00:00Z")
         #expect(try Registry.parseSince("2026-11-22T10:00:00.5Z") == since + 34 * 3_600_000 + 500)
         #expect(try Registry.parseSince("24h", now: Date(timeIntervalSince1970: 100_000)) == (100_000 - 86_400) * 1000)
+        #expect(try Registry.parseSince("2026-11-22T11:00:00+01:00") == since + 34 * 3_600_000)
         #expect(throws: RegistryError.self) { try Registry.parseSince("yesterday") }
     }
 
@@ -177,6 +178,44 @@ enum Captures {
         let bad = dir.write("bad.csv", "id,species\nreq-1,Adelie\n")
         let error = #expect(throws: RegistryError.self) { try monitor(registry, [file], labels: bad, idColumn: "request_id") }
         #expect(error?.description == "bad.csv: no column 'request_id' (columns: 'id', 'species')")
+    }
+
+    @Test func liveRMSEForRegression() throws {
+        let dir = TempDir("mreg-monitor")
+        defer { dir.remove() }
+        let registry = try makeRegistry(dir)
+        var options = TrainOptions(model: "mass", data: Captures.penguinsCSV, target: "body_mass_g")
+        options.task = .regression
+        _ = try registry.train(options)
+        var yaml = try String(contentsOfFile: dir.sub("mreg.yaml"), encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "  accuracyFloor: 0.8", with: "  accuracyFloor: 0.8\n  rmseCeiling: 150")
+        try yaml.write(toFile: dir.sub("mreg.yaml"), atomically: true, encoding: .utf8)
+        _ = run("git", ["-C", dir.path, "commit", "-qam", "rmse ceiling"], environment: testEnvironment)
+        // Predictions 100 g (then 200 g) off the truth: RMSE 100 passes a ceiling of 150, 200 fails it.
+        let rows = Captures.sample(60, seed: 3).filter { Captures.penguins.column("body_mass_g")![$0] != nil }
+        var csv = "rid,body_mass_g\n"
+        var near = [String](), far = [String]()
+        for r in rows {
+            let truth = Double(Captures.penguins.column("body_mass_g")![r]!)!
+            csv += "r\(r),\(truth)\n"
+            for (offset, out) in [(100.0, 0), (200.0, 1)] {
+                let line = Captures.record(model: "mass", rows: [r], id: "r\(r)")
+                    .replacingOccurrences(of: #"{"label":["# + "\"" + Captures.penguins.column("species")![r]! + "\"" + #"],"probabilities":[]}"#,
+                                          with: "{\"value\":[\(truth + offset)]}")
+                if out == 0 { near.append(line) } else { far.append(line) }
+            }
+        }
+        let labels = dir.write("truth.csv", csv)
+        func report(_ lines: [String]) throws -> MonitorReport {
+            let file = dir.write("c.jsonl", lines.joined(separator: "\n") + "\n")
+            return try registry.monitor(MonitorOptions(
+                reference: try ModelReference(parsing: "mass@v1"), captures: [file], labels: labels, idColumn: "rid"))
+        }
+        let ok = try #require(try report(near).accuracy)
+        #expect(ok.metric == "rmse" && ok.labeledRows == rows.count && abs(ok.value! - 100) < 1e-9 && ok.status == .ok)
+        let bad = try report(far)
+        #expect(bad.accuracy?.status == .drift && bad.failed)
+        #expect(bad.text.contains("live rmse 200.0000 on \(rows.count) labeled rows (ceiling 150.0000): FAIL"))
     }
 
     @Test func clearErrors() throws {
