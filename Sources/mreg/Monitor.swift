@@ -7,19 +7,22 @@ struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare captured production inputs with a version's training baseline; check live accuracy.",
         discussion: """
-            Reads the JSON Lines files `mreg serve --capture` writes, keeps the records of this model
-            version, and checks each feature against baseline.json: numeric features by a
-            Kolmogorov–Smirnov test on the baseline quantiles, the mean shift in training standard
-            deviations and the missing rate (PSI and out-of-range values reported); categorical ones by
-            a chi-square test and the Jensen–Shannon distance. Thresholds: `monitoring:` in mreg.yaml,
-            see docs/monitoring.md. Exit 0 no drift (or too few rows to judge), 1 drift or live accuracy
+            Reads the JSON Lines files `mreg serve --capture` writes, keeps the
+            records of this model version, and checks each feature against its
+            baseline.json: numeric features by a Kolmogorov–Smirnov test on the
+            baseline quantiles, the mean shift in training standard deviations
+            and the missing rate (PSI and out-of-range values reported);
+            categorical ones by a chi-square test and the Jensen–Shannon
+            distance. Thresholds: `monitoring:` in mreg.yaml (docs/monitoring.md).
+            Exit 0 no drift (or too few rows to judge), 1 drift or live accuracy
             below the floor, 2 a usage or data error.
 
             Examples:
               mreg monitor penguins@production --capture /var/lib/mreg/capture
-              mreg monitor penguins@v3 --capture capture/ --since 24h --format markdown --output drift.md
-              mreg monitor penguins@v3 --capture capture/ --labels truth.csv --id-column request_id
-              mreg monitor penguins@production --capture capture/ --on-drift "mreg pipeline run retrain.yaml --data new.csv"
+              mreg monitor penguins@v3 --capture cap/ --since 24h --format markdown
+              mreg monitor penguins@v3 --capture cap/ --labels truth.csv --id-column id
+              mreg monitor penguins@production --capture cap/ \\
+                --on-drift "mreg pipeline run retrain.yaml --data new.csv"
             """)
 
     @OptionGroup var options: RegistryOptions
