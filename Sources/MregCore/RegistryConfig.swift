@@ -18,6 +18,8 @@ public struct MonitoringConfig: Sendable, Equatable {
     public var kSigma: Double = 1.0
     /// Significance level of the Kolmogorov–Smirnov test against the baseline quantiles.
     public var ksAlpha: Double = 0.01
+    /// Significance level of the chi-square test of a categorical feature's frequencies.
+    public var chiSquareAlpha: Double = 0.01
     /// Largest Jensen–Shannon distance (base 2) of a categorical feature's frequencies.
     public var jsMax: Double = 0.1
     /// Largest increase of a feature's missing rate.
@@ -39,6 +41,7 @@ public struct MonitoringConfig: Sendable, Equatable {
         var m = MonitoringConfig()
         m.kSigma = try f.optionalDouble("kSigma") ?? m.kSigma
         m.ksAlpha = try f.optionalDouble("ksAlpha") ?? m.ksAlpha
+        m.chiSquareAlpha = try f.optionalDouble("chiSquareAlpha") ?? m.chiSquareAlpha
         m.jsMax = try f.optionalDouble("jsMax") ?? m.jsMax
         m.missingRateIncrease = try f.optionalDouble("missingRateIncrease") ?? m.missingRateIncrease
         m.driftShare = try f.optionalDouble("driftShare") ?? m.driftShare
@@ -48,6 +51,9 @@ public struct MonitoringConfig: Sendable, Equatable {
         m.retrain = try f.optionalString("retrain")
         guard m.kSigma > 0 else { throw f.error("kSigma", "must be greater than 0") }
         guard m.ksAlpha > 0 && m.ksAlpha < 1 else { throw f.error("ksAlpha", "must be between 0 and 1") }
+        guard m.chiSquareAlpha > 0 && m.chiSquareAlpha < 1 else { throw f.error("chiSquareAlpha", "must be between 0 and 1") }
+        guard m.jsMax >= 0 && m.jsMax <= 1 else { throw f.error("jsMax", "must be in [0, 1]") }
+        guard m.missingRateIncrease >= 0 && m.missingRateIncrease <= 1 else { throw f.error("missingRateIncrease", "must be in [0, 1]") }
         guard m.driftShare > 0 && m.driftShare <= 1 else { throw f.error("driftShare", "must be in (0, 1]") }
         guard m.minRows >= 1 else { throw f.error("minRows", "must be at least 1") }
         try f.finish()
@@ -56,7 +62,8 @@ public struct MonitoringConfig: Sendable, Equatable {
 
     var yaml: YAMLNode {
         var pairs: [(String, YAMLNode)] = [
-            ("kSigma", .number(kSigma)), ("ksAlpha", .number(ksAlpha)), ("jsMax", .number(jsMax)),
+            ("kSigma", .number(kSigma)), ("ksAlpha", .number(ksAlpha)),
+            ("chiSquareAlpha", .number(chiSquareAlpha)), ("jsMax", .number(jsMax)),
             ("missingRateIncrease", .number(missingRateIncrease)), ("driftShare", .number(driftShare)),
             ("minRows", .int(minRows)),
         ]
