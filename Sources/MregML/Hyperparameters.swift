@@ -140,7 +140,6 @@ public enum Hyperparameters {
         return list.sorted { utf8Less($0.name, $1.name) }
     }
 
-    /// Checks `--param` values against the algorithm's parameters and reads them.
     /// Checks a search space (parameter -> candidate values as text) and reads it.
     public static func parseSpace(_ given: [String: [String]], for algorithm: Algorithm) throws(MLError) -> [String: [JSONValue]] {
         let specs = parameters(for: algorithm)
@@ -159,6 +158,7 @@ public enum Hyperparameters {
         return out
     }
 
+    /// Checks `--param` values against the algorithm's parameters and reads them.
     public static func parse(_ given: [String: String], for algorithm: Algorithm) throws(MLError) -> [String: JSONValue] {
         let specs = parameters(for: algorithm)
         var out = [String: JSONValue]()
