@@ -201,7 +201,7 @@ struct Responder: HTTPResponder {
             server.metrics.unrouted.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
             return error.response
         }
-        do {
+        do throws(ServerError) {
             let limit = server.configuration.maxBody
             // One pass over the headers (the subscript joins repeated fields into a new string).
             for field in request.headers {
@@ -222,12 +222,9 @@ struct Responder: HTTPResponder {
             let response = try respondInfer(buffer, served)
             served.stats.record(status: 200, nanoseconds: monotonicNanos() &- start)
             return response
-        } catch let error as ServerError {
+        } catch {
             served.stats.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
             return error.response
-        } catch {
-            served.stats.record(status: 500, nanoseconds: monotonicNanos() &- start)
-            return ServerError.invalidRequest("\(error)").response
         }
     }
 
