@@ -108,7 +108,12 @@ enum Trainer {
         if case .classes(let y, _) = targets { strata = y }
         let local = DataSplit.make(count: kept.count, holdout: request.holdout, seed: request.seed, strata: strata)
         let trainColumns = raw.map { $0.subset(local.train) }
-        let preprocessor = Preprocessor.fit(features: specs, columns: trainColumns)
+        // Sorted training values of numeric columns, shared by the median and the baseline.
+        let sortedTrain: [[Double]?] = zip(specs, trainColumns).map { spec, column in
+            if spec.type == .numeric, case .numeric(let values) = column { return Statistics.sortedFinite(values) }
+            return nil
+        }
+        let preprocessor = Preprocessor.fit(features: specs, columns: trainColumns, sorted: sortedTrain)
         let trainX = preprocessor.transform(trainColumns, rowCount: local.train.count)
         let validationX = preprocessor.transform(raw.map { $0.subset(local.validation) }, rowCount: local.validation.count)
         let testX = preprocessor.transform(raw.map { $0.subset(local.test) }, rowCount: local.test.count)
@@ -162,7 +167,8 @@ enum Trainer {
             confusion = report.confusion
         }
         let baseline = Baseline.make(features: specs, columns: trainColumns, target: request.target,
-                                     targetColumn: targetForBaseline.subset(local.train), rows: local.train.count)
+                                     targetColumn: targetForBaseline.subset(local.train), rows: local.train.count,
+                                     sorted: sortedTrain)
         let split = DataSplit(train: local.train.map { kept[$0] }, validation: local.validation.map { kept[$0] },
                               test: local.test.map { kept[$0] })
         return TrainOutcome(
