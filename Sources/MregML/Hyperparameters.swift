@@ -141,6 +141,24 @@ public enum Hyperparameters {
     }
 
     /// Checks `--param` values against the algorithm's parameters and reads them.
+    /// Checks a search space (parameter -> candidate values as text) and reads it.
+    public static func parseSpace(_ given: [String: [String]], for algorithm: Algorithm) throws(MLError) -> [String: [JSONValue]] {
+        let specs = parameters(for: algorithm)
+        var out = [String: [JSONValue]]()
+        for key in given.keys.sorted(by: utf8Less) {
+            guard let spec = specs.first(where: { $0.name == key }) else {
+                throw .unknownParameter(algorithm: algorithm.rawValue, name: key, known: specs.map(\.name))
+            }
+            var values = [JSONValue]()
+            for text in given[key]! {
+                let v = try spec.parse(text)
+                if !values.contains(v) { values.append(v) }
+            }
+            out[key] = values
+        }
+        return out
+    }
+
     public static func parse(_ given: [String: String], for algorithm: Algorithm) throws(MLError) -> [String: JSONValue] {
         let specs = parameters(for: algorithm)
         var out = [String: JSONValue]()
@@ -158,8 +176,15 @@ public enum Hyperparameters {
     /// Trial 0 is always the defaults overlaid with the fixed values. When `trials` covers the whole grid of
     /// the searched (not fixed) parameters, the grid is enumerated instead (defaults first if they lie in
     /// it); otherwise trials 1... are distinct grid points drawn with a generator seeded from `seed`.
-    public static func plan(for algorithm: Algorithm, fixed: [String: JSONValue], trials: Int, seed: UInt64) -> [[String: JSONValue]] {
-        let specs = parameters(for: algorithm)
+    public static func plan(for algorithm: Algorithm, fixed: [String: JSONValue], trials: Int, seed: UInt64,
+                            space: [String: [JSONValue]] = [:]) -> [[String: JSONValue]] {
+        // A custom space replaces a parameter's built-in grid.
+        let specs = parameters(for: algorithm).map { spec -> ParameterInfo in
+            guard let values = space[spec.name], !values.isEmpty else { return spec }
+            var custom = spec
+            custom.grid = values
+            return custom
+        }
         var defaults = [String: JSONValue]()
         for spec in specs { defaults[spec.name] = fixed[spec.name] ?? spec.defaultValue }
         guard trials > 1 else { return [defaults] }
