@@ -10,17 +10,18 @@ enum TensorType: String, Sendable, CaseIterable {
 
     var isFloat: Bool { self == .fp16 || self == .fp32 || self == .fp64 }
 
-    /// The integer range of an INT or UINT type, nil for the others.
-    var integerRange: ClosedRange<Double>? {
+    /// The integer range of an INT or UINT type, nil for the others; upper bounds are exclusive powers
+    /// of two, which a Double holds exactly.
+    var integerRange: Range<Double>? {
         switch self {
-        case .uint8: return 0...255
-        case .uint16: return 0...65535
-        case .uint32: return 0...4_294_967_295
-        case .uint64: return 0...18_446_744_073_709_551_615
-        case .int8: return -128...127
-        case .int16: return -32768...32767
-        case .int32: return -2_147_483_648...2_147_483_647
-        case .int64: return -9_223_372_036_854_775_808...9_223_372_036_854_775_807
+        case .uint8: return 0..<0x1p8
+        case .uint16: return 0..<0x1p16
+        case .uint32: return 0..<0x1p32
+        case .uint64: return 0..<0x1p64
+        case .int8: return -0x1p7..<0x1p7
+        case .int16: return -0x1p15..<0x1p15
+        case .int32: return -0x1p31..<0x1p31
+        case .int64: return -0x1p63..<0x1p63
         default: return nil
         }
     }

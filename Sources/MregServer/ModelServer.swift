@@ -103,7 +103,7 @@ public final class ModelServer: Sendable {
         let host = configuration.host
         let app = Application(
             responder: Responder(server: self),
-            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(60))),
             configuration: .init(
                 address: .hostname(host, port: configuration.port),
                 serverName: nil,

@@ -6,11 +6,12 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve models from a store over the Open Inference Protocol (KServe V2 REST).",
         discussion: """
-            Serves STORE/MODEL/VERSION/model.json as laid out by the reconciler; STORE/MODEL/serving.json
-            says which version (and canary) each model serves, and the repository endpoints
+            Serves STORE/MODEL/VERSION/model.json as the reconciler lays it out. STORE/MODEL/serving.json \
+            says which version (and canary) each model serves; the repository endpoints \
             (POST /v2/repository/models/NAME/load and .../unload) change it with a hot swap.
-            With --port 0 a free port is picked; the first line on stdout is always
-            'listening on http://HOST:PORT'. SIGTERM stops accepting, finishes requests in flight
+
+            With --port 0 a free port is picked. The first line on stdout is always \
+            'listening on http://HOST:PORT'. SIGTERM stops accepting, finishes the requests in flight \
             and exits 0. See docs/serving.md.
 
             Example:

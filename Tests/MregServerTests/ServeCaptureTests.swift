@@ -111,6 +111,41 @@ import Testing
         #expect(try Self.captured(dir).records.isEmpty)
     }
 
+    /// A tiny queue under concurrent load: whatever is not written is counted as dropped, nothing is
+    /// lost silently, and every request still succeeds.
+    @Test func queueFullDropsAreCounted() async throws {
+        let store = TestStore()
+        defer { store.remove() }
+        store.add("penguins", "v1", Models.species)
+        let dir = store.dir.sub("capture")
+        let server = try ServerProcess(store: store.path, arguments: ["--capture", dir, "--capture-percent", "100", "--capture-queue", "1"])
+        defer { server.stop() }
+        let n = 400
+        let ok = try await withThrowingTaskGroup(of: Int.self) { group in
+            for c in 0..<8 {
+                group.addTask {
+                    var ok = 0
+                    for _ in stride(from: c, to: n, by: 8) where try await server.post("/v2/models/penguins/infer", Row.body()).status == 200 {
+                        ok += 1
+                    }
+                    return ok
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(ok == n)
+        let metrics = try await server.get("/metrics").text
+        #expect(server.stop() == 0)
+        func value(_ name: String) -> Int {
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            return Int(line?.split(separator: " ").last ?? "") ?? -1
+        }
+        let dropped = value(#"mreg_capture_dropped_total{reason="queue_full"}"#)
+        let written = try Self.captured(dir).records.count
+        #expect(dropped >= 0)
+        #expect(written + dropped == n, "written \(written), dropped \(dropped)")
+    }
+
     /// SIGTERM while a request is in flight: it is answered in full, then the server exits 0.
     @Test func gracefulShutdownFinishesInFlightRequests() async throws {
         let store = TestStore()

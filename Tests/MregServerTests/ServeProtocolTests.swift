@@ -99,4 +99,22 @@ import Testing
             #expect(got == expectedMeasures)
         }
     }
+
+    /// `Expect: 100-continue` gets an interim 100 before the body is sent, then the real answer.
+    @Test func expectContinue() async throws {
+        let store = TestStore()
+        defer { store.remove() }
+        store.add("penguins", "v1", Models.species)
+        let server = try ServerProcess(store: store.path)
+        defer { server.stop() }
+        let body = Array(Row.body(id: "expect").utf8)
+        let c = try RawConnection(port: server.port)
+        c.send("POST /v2/models/penguins/infer HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\n\r\n")
+        let interim = String(decoding: c.receiveSome(), as: UTF8.self)
+        #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
+        c.send(body)
+        let response = try #require(c.readResponse())
+        #expect(response.status == 200)
+        #expect(try JSONValue.parse(response.body)["id"] == "expect")
+    }
 }
