@@ -89,6 +89,7 @@ final class ChangeIndex {
             guard Array(bytes[0..<8]) == ChangeIndex.magic else { return }
             var i = 8
             var loaded = [ObjectID: Record]()
+            loaded.reserveCapacity(bytes.count / 44)
             func id(_ at: Int) -> ObjectID? {
                 ObjectID(bytes: UnsafeRawBufferPointer(rebasing: raw[at..<at + 20]))
             }

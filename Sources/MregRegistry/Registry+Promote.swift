@@ -246,32 +246,43 @@ extension Registry {
     /// Each version of an environment's manifest on main's first-parent history, newest first, with
     /// the commit that introduced it; an absent or invalid manifest reads as serving nothing.
     func manifestStates(environment: String, main: Snapshot) throws -> [(commit: ObjectID, models: [String: Deployment])] {
-        let path = prefix + Manifest.path(environment)
         var states = [(commit: ObjectID, models: [String: Deployment])]()
-        var parsed = [ObjectID: [String: Deployment]]()
-        var lastBlob: ObjectID?? = .none
-        let index = ChangeIndex(repository: repository, prefix: prefix)
-        for (commit, change) in try index.chain(from: main.commit) where change.deploy {
-            let blob = try repository.entry(at: path, inTree: try repository.treeID(ofCommit: commit))?.id
-            // Walking back through a run of the same file: the oldest commit of the run made it.
-            if case .some(let seen) = lastBlob, seen == blob {
-                states[states.count - 1].commit = commit
-                continue
-            }
-            lastBlob = .some(blob)
-            var models = [String: Deployment]()
-            if let blob {
-                if let known = parsed[blob] {
-                    models = known
-                } else {
-                    let text = String(decoding: try repository.blob(blob), as: UTF8.self)
-                    models = (try? Manifest.parse(text, file: Manifest.path(environment)))?.models ?? [:]
-                    parsed[blob] = models
-                }
-            }
-            states.append((commit, models))
+        try walkManifestStates(environment: environment, main: main) { state in
+            states.append(state)
+            return true
         }
         return states
+    }
+
+    /// Walks the versions of an environment's manifest on main, newest first, until `body` returns
+    /// false. A state's commit is the one that introduced it, so a state is handed over only once
+    /// the walk has passed its whole run of commits.
+    func walkManifestStates(environment: String, main: Snapshot,
+                            _ body: ((commit: ObjectID, models: [String: Deployment])) throws -> Bool) throws {
+        let path = prefix + Manifest.path(environment)
+        var parsed = [ObjectID: [String: Deployment]]()
+        var pending: (blob: ObjectID?, commit: ObjectID)?
+        func models(_ blob: ObjectID?) throws -> [String: Deployment] {
+            guard let blob else { return [:] }
+            if let known = parsed[blob] { return known }
+            let text = String(decoding: try repository.blob(blob), as: UTF8.self)
+            let m = (try? Manifest.parse(text, file: Manifest.path(environment)))?.models ?? [:]
+            parsed[blob] = m
+            return m
+        }
+        for (commit, change) in try changeIndex.chain(from: main.commit) where change.deploy {
+            let blob = try repository.entry(at: path, inTree: try repository.treeID(ofCommit: commit))?.id
+            if let p = pending {
+                // Walking back through a run of the same file: the oldest commit of the run made it.
+                if p.blob == blob {
+                    pending = (blob, commit)
+                    continue
+                }
+                guard try body((p.commit, try models(p.blob))) else { return }
+            }
+            pending = (blob, commit)
+        }
+        if let p = pending { _ = try body((p.commit, try models(p.blob))) }
     }
 
     /// The pull-request body: what changes, gates, metrics against the replaced version, lineage, card.

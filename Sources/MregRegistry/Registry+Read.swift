@@ -67,10 +67,19 @@ extension Registry {
         let snap = try head()
         let main = try self.main()
         let manifests = try main.manifests()
-        return try snap.modelNames().map { name in
-            let versions = try snap.versionNames(name)
+        let cache = SummaryCache(repository: repository)
+        defer { cache.save() }
+        return try snap.modelEntries().map { entry in
+            let name = entry.name
+            let s = try cache.summary(entry.id) {
+                let versions = try snap.versionNames(name)
+                return [
+                    "versions": .number(Double(versions.count)), "latest": versions.last.map(JSONValue.string) ?? .null,
+                    "task": (try? snap.modelSpec(name))?.task.map(JSONValue.string) ?? .null,
+                ]
+            }
             return ModelSummary(
-                name: name, task: (try? snap.modelSpec(name))?.task, versionCount: versions.count, latest: versions.last,
+                name: name, task: s["task"]?.stringValue, versionCount: s["versions"]?.intValue ?? 0, latest: s["latest"]?.stringValue,
                 deployments: manifests.map { ($0.environment, $0.manifest.models[name]) })
         }
     }
@@ -80,13 +89,31 @@ extension Registry {
         let snap = try head()
         try snap.requireModel(model)
         let manifests = try self.main().manifests()
-        return try snap.versionNames(model).map { version in
+        let cache = SummaryCache(repository: repository)
+        defer { cache.save() }
+        return try snap.versionEntries(model).map { entry in
+            let s = try versionSummary(snap: snap, model: model, version: entry.name, tree: entry.id, cache: cache)
+            return VersionSummary(
+                version: entry.name, created: s["created"]?.stringValue ?? "", author: s["author"]?.stringValue ?? "",
+                source: s["source"]?.stringValue ?? "", metrics: (s["metrics"]?.objectValue ?? [:]).compactMapValues(\.doubleValue),
+                environments: Registry.environments(serving: model, version: entry.name, in: manifests))
+        }
+    }
+
+    /// What `list` and `status` need of a version, derived once per version tree (a card edit makes a
+    /// new tree, so the summary follows it).
+    func versionSummary(snap: Snapshot, model: String, version: String, tree: ObjectID, cache: SummaryCache) throws -> JSONValue {
+        try cache.summary(tree) {
             let record = try snap.versionRecord(model, version)
             let metrics = try snap.metrics(model, version)
-            return VersionSummary(
-                version: version, created: record.created, author: record.author, source: record.source.kind,
-                metrics: metrics?.primary ?? [:],
-                environments: Registry.environments(serving: model, version: version, in: manifests))
+            let card = try snap.card(model, version)
+            return [
+                "created": .string(record.created), "author": .string(record.author), "source": .string(record.source.kind),
+                "task": record.task.map(JSONValue.string) ?? .null,
+                "metrics": .object((metrics?.primary ?? [:]).mapValues(JSONValue.number)),
+                "cardMissing": card.map { .array($0.missingFields.map(JSONValue.string)) } ?? .null,
+                "cardMismatches": .array((card.map { Registry.cardMetricIssues(card: $0, metrics: metrics) } ?? []).map(JSONValue.string)),
+            ]
         }
     }
 
@@ -168,7 +195,7 @@ extension Registry {
         let modelPath = prefix + "models/" + model
         let deployPath = prefix + "deploy"
         var events = [HistoryEvent]()
-        let index = ChangeIndex(repository: repository, prefix: prefix)
+        let index = changeIndex
         // Consecutive changes share blobs (one change's new manifest is the next one's old).
         var parsed = [ObjectID: Result<Deployment?, Error>]()
         for (commitID, change) in try index.chain(from: snap.commit) where change.deploy || change.models.contains(model) {

@@ -31,31 +31,37 @@ extension Registry {
         }
         let envs = config.environments.filter { environment == nil || $0.name == environment }
         var result = [EnvironmentStatus]()
+        let cache = SummaryCache(repository: repository)
+        defer { cache.save() }
         for env in envs {
             let manifest = try main.manifest(env.name) ?? Manifest(environment: env.name)
-            let states = try manifestStates(environment: env.name, main: main)
+            // Since when each model is served as now: walk back until every one has changed.
+            var since = [String: ObjectID]()
+            var open = Set(manifest.models.keys)
+            try walkManifestStates(environment: env.name, main: main) { state in
+                for name in open where state.models[name] != manifest.models[name] { open.remove(name) }
+                for name in open { since[name] = state.commit }
+                return !open.isEmpty
+            }
             var models = [ModelStatus]()
             for (name, deployment) in manifest.models.sorted(by: { $0.key < $1.key }) {
-                var since: ObjectID?
-                for state in states {
-                    guard state.models[name] == deployment else { break }
-                    since = state.commit
-                }
                 var gates = [RuleResult]()
                 for v in [deployment.version] + (deployment.canary.map { [$0.version] } ?? []) {
-                    guard let record = try? main.versionRecord(name, v) else {
-                        gates.append(RuleResult(rule: "exists", passed: false, detail: "\(name)@\(v) is not registered"))
+                    guard let entry = try main.entry(Snapshot.versionPath(name, v)), entry.kind == .tree,
+                        let s = try? versionSummary(snap: main, model: name, version: v, tree: entry.id, cache: cache)
+                    else {
+                        gates.append(RuleResult(rule: "exists", passed: false, detail: "\(name)@\(v) is not registered or unreadable"))
                         continue
                     }
-                    let metrics = (try? main.metrics(name, v)) ?? nil
-                    let card = (try? main.card(name, v)) ?? nil
-                    gates += env.gates.check(GateInput(
-                        task: record.task, metrics: metrics?.primary ?? [:], champion: nil, cardMissing: card?.missingFields,
-                        cardMismatches: card.map { Registry.cardMetricIssues(card: $0, metrics: metrics) } ?? []))
+                    let input = GateInput(
+                        task: s["task"]?.stringValue, metrics: (s["metrics"]?.objectValue ?? [:]).compactMapValues(\.doubleValue),
+                        champion: nil, cardMissing: s["cardMissing"]?.arrayValue?.compactMap(\.stringValue),
+                        cardMismatches: s["cardMismatches"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                    gates += env.gates.check(input)
                         .filter { $0.rule.contains("vs champion") == false }
                         .map { r in var r = r; if v != deployment.version { r.rule = "canary \(v): " + r.rule }; return r }
                 }
-                models.append(ModelStatus(model: name, deployment: deployment, since: try since.map { try repository.commit($0) }, gates: gates))
+                models.append(ModelStatus(model: name, deployment: deployment, since: try since[name].map { try repository.commit($0) }, gates: gates))
             }
             result.append(EnvironmentStatus(environment: env.name, models: models))
         }

@@ -15,6 +15,8 @@ public final class Registry {
     public let directory: String?
     /// The process environment, for the commit identity (`GIT_AUTHOR_*`, ...).
     public var environment: [String: String]
+    /// What each first-parent commit changed, loaded on first use (see `ChangeIndex`).
+    lazy var changeIndex = ChangeIndex(repository: repository, prefix: prefix)
 
     init(repository: Repository, prefix: String, directory: String?, environment: [String: String]) {
         self.repository = repository

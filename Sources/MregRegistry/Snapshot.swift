@@ -55,7 +55,12 @@ public struct Snapshot {
 
     /// Model names, sorted; folders that are not valid model names are ignored.
     public func modelNames() throws -> [String] {
-        try subfolders("models").map(\.name).filter(Names.isValidModelName).sorted()
+        try modelEntries().map(\.name)
+    }
+
+    /// Model folders, sorted by name; folders that are not valid model names are ignored.
+    func modelEntries() throws -> [TreeEntry] {
+        try subfolders("models").filter { Names.isValidModelName($0.name) }.sorted { $0.name < $1.name }
     }
 
     /// A model's version names in numeric order (v1, v2, ..., v10).

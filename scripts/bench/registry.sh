@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the registry commands on 100 models x 100 versions (10,000 versions, ~10,000 commits).
 # Whole-process times (hyperfine), median; targets from the foundation and promotion issues.
+# BENCH_DIR keeps the generated registry between runs; RUNS sets the number of timed runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./scripts/setup.sh
@@ -18,25 +19,27 @@ export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NA
 mkdir -p "$WORK/art" && echo '{"w": [1, 2, 3]}' > "$WORK/art/model.json" && echo '{"accuracy": 0.9}' > "$WORK/art/metrics.json"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "registry: $(git rev-list --count HEAD) commits, $(find models -name version.yaml | wc -l) versions"
+
+# run NAME PREPARE COMMAND: median, min and max of RUNS whole-process runs.
 run() {
-  local name="$1"; shift
-  hyperfine -N --warmup 3 --runs "${RUNS:-30}" --export-json "$WORK/h.json" "$*" >/dev/null 2>&1
+  local name="$1" prepare="$2"; shift 2
+  local args=(-N --warmup 3 --runs "${RUNS:-30}" --export-json "$WORK/h.json")
+  [ -n "$prepare" ] && args+=(--prepare "$prepare")
+  hyperfine "${args[@]}" "$*" >/dev/null 2>&1
   python3 - "$name" "$WORK/h.json" <<'PY'
 import json, sys, statistics
 r = json.load(open(sys.argv[2]))["results"][0]["times"]
 print("%-28s median %7.1f ms   min %7.1f ms   max %7.1f ms" % (sys.argv[1], statistics.median(r) * 1000, min(r) * 1000, max(r) * 1000))
 PY
 }
-run "mreg --version (startup)" "$M --version"
-run "mreg list" "$M list"
-run "mreg list MODEL" "$M list m042"
-run "mreg show MODEL@VERSION" "$M show m042@v57"
-run "mreg show MODEL@ENV" "$M show m042@production"
-run "mreg history MODEL" "$M history m042"
-run "mreg register" "$M register m001 --from $WORK/art"
-if "$M" status --help >/dev/null 2>&1; then run "mreg status" "$M status"; fi
-if "$M" promote --help >/dev/null 2>&1; then
-  git branch -D $(git branch --list 'promote/*' | tr -d ' *') >/dev/null 2>&1 || true
-  run "mreg promote (no push)" "$M promote m007@v96 --to staging --branch bench-promote --force --reason bench --overwrite-branch"
-fi
-RUNS=5 run "mreg verify" "$M verify"
+run "mreg --version (startup)" "" "$M --version"
+run "mreg list" "" "$M list"
+run "mreg list MODEL" "" "$M list m042"
+run "mreg show MODEL@VERSION" "" "$M show m042@v57"
+run "mreg show MODEL@ENV" "" "$M show m042@production"
+run "mreg history MODEL" "" "$M history m042"
+run "mreg status" "" "$M status"
+run "mreg register" "" "$M register m001 --from $WORK/art"
+run "mreg promote (no push)" "git branch -D -q bench-promote 2>/dev/null || true" \
+  "$M promote m007@v96 --to staging --branch bench-promote --force --reason bench"
+RUNS=5 run "mreg verify" "" "$M verify"
