@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -26,10 +27,12 @@ let package = Package(
         .target(name: "MregML", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
         .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregTemplates"]),
+        .target(name: "MregServer", dependencies: ["MregCore", "MregML", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "mreg",
             dependencies: [
                 "MregRegistry", "MregML",
+                "MregServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +42,7 @@ let package = Package(
         .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
         .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
         .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry", "MregTestSupport"]),
+        .testTarget(name: "MregServerTests", dependencies: ["MregServer", "MregML", "MregTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )

@@ -51,7 +51,7 @@ public enum Baseline {
     }
 
     static func numeric(name: String, values: [Double]) -> JSONValue {
-        let present = values.filter(\.isFinite).sorted()
+        let present = Statistics.sortedFinite(values)
         var out: [String: JSONValue] = [
             "name": .string(name), "type": "numeric",
             "count": .number(Double(present.count)), "missing": .number(Double(values.count - present.count)),

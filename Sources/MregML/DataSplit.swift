@@ -2,10 +2,14 @@ import Foundation
 
 /// Row indices of the train, validation and test parts of a data set, each in ascending order.
 public struct DataSplit: Sendable, Equatable {
+    /// Rows the model is fitted on (and preprocessing and the baseline are computed from).
     public var train: [Int]
+    /// Rows for early stopping and choosing among trials.
     public var validation: [Int]
+    /// Rows for the final metrics only.
     public var test: [Int]
 
+    /// A split from explicit row lists.
     public init(train: [Int], validation: [Int], test: [Int]) {
         self.train = train
         self.validation = validation

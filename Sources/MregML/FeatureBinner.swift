@@ -21,10 +21,10 @@ struct FeatureBinner: Sendable {
             rows = Array(rows.prefix(sampleLimit)).sorted()
         }
         var thresholds = [[Double]]()
-        var column = [Double](repeating: 0, count: rows.count)
+        var raw = [Double](repeating: 0, count: rows.count)
         for f in 0..<x.cols {
-            for (k, r) in rows.enumerated() { column[k] = x.values[r * x.cols + f] }
-            column.sort()
+            for (k, r) in rows.enumerated() { raw[k] = x.values[r * x.cols + f] }
+            let column = Statistics.sortedFinite(raw)
             var distinct = [Double]()
             for v in column where distinct.last != v { distinct.append(v) }
             var edges = [Double]()

@@ -7,9 +7,12 @@ public enum FeatureType: String, Sendable, Codable, CaseIterable {
 
 /// One input column of a model: its name and how it is read.
 public struct FeatureSpec: Sendable, Equatable {
+    /// Column name in the CSV header.
     public var name: String
+    /// How the column is read.
     public var type: FeatureType
 
+    /// A feature of the given name and type.
     public init(name: String, type: FeatureType) {
         self.name = name
         self.type = type

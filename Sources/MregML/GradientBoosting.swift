@@ -172,7 +172,7 @@ struct GBDTModel: Sendable, Equatable {
                 let tree = gradients.withUnsafeBufferPointer { gb in
                     hessians.withUnsafeBufferPointer { hb in
                         grower.grow(gradients: gb.baseAddress! + k * n, hessians: hb.baseAddress! + k * n,
-                                    constantHessian: classCount == 0, output: k, raw: &raw, outputs: outputs)
+                                    output: k, raw: &raw, outputs: outputs)
                     }
                 }
                 model.trees.append(tree)
@@ -300,12 +300,14 @@ final class TreeGrower {
     }
 
     /// Grows a tree on the given gradients, adds its leaf values to `raw[i * outputs + output]`, and returns it.
-    func grow(gradients g: UnsafePointer<Double>, hessians h: UnsafePointer<Double>, constantHessian: Bool,
+    func grow(gradients g: UnsafePointer<Double>, hessians h: UnsafePointer<Double>,
               output: Int, raw: inout [Double], outputs: Int) -> RegressionTree {
-        for i in 0..<rows { indices[i] = Int32(i) }
+        indices.withUnsafeMutableBufferPointer { ib in
+            for i in 0..<rows { ib[i] = Int32(i) }
+        }
         var nodes = [Node]()
         let rootHistogram = takeHistogram()
-        buildHistogram(rootHistogram, start: 0, end: rows, root: true, g: g, h: h, constantHessian: constantHessian)
+        buildHistogram(rootHistogram, start: 0, end: rows, root: true, g: g, h: h)
         var rootG = 0.0, rootH = 0.0
         if features > 0 {
             let hist = pool[rootHistogram]
@@ -364,7 +366,7 @@ final class TreeGrower {
                 let large = smallIsLeft ? leftID + 1 : leftID
                 let smallHistogram = takeHistogram()
                 buildHistogram(smallHistogram, start: nodes[small].start, end: nodes[small].end, root: false,
-                               g: g, h: h, constantHessian: constantHessian)
+                               g: g, h: h)
                 subtract(parent: parent.histogram, child: smallHistogram)
                 nodes[small].histogram = smallHistogram
                 nodes[large].histogram = parent.histogram
@@ -403,7 +405,11 @@ final class TreeGrower {
                 tree.left.append(0)
                 tree.right.append(0)
                 tree.value.append(value)
-                for k in node.start..<node.end { raw[Int(indices[k]) * outputs + output] += value }
+                indices.withUnsafeBufferPointer { ib in
+                    raw.withUnsafeMutableBufferPointer { rb in
+                        for k in node.start..<node.end { rb[Int(ib[k]) * outputs + output] += value }
+                    }
+                }
             }
         }
         return tree
@@ -413,8 +419,7 @@ final class TreeGrower {
         node.end - node.start >= 2 * options.minSamplesLeaf && node.h >= 2 * minHessian
     }
 
-    func buildHistogram(_ slot: Int, start: Int, end: Int, root: Bool, g: UnsafePointer<Double>, h: UnsafePointer<Double>,
-                        constantHessian: Bool) {
+    func buildHistogram(_ slot: Int, start: Int, end: Int, root: Bool, g: UnsafePointer<Double>, h: UnsafePointer<Double>) {
         let hist = pool[slot]
         hist.initialize(repeating: HistogramBin(g: 0, h: 0, n: 0), count: features * Self.stride)
         let m = end - start
@@ -428,24 +433,21 @@ final class TreeGrower {
                             for k in 0..<m {
                                 let i = Int(idx[k])
                                 og[k] = g[i]
-                                if !constantHessian { oh[k] = h[i] }
+                                oh[k] = h[i]
                             }
                         }
                         let work = HistogramWork(
                             bins: bb.baseAddress!, hist: hist, idx: idx, g: root ? g : UnsafePointer(og),
-                            h: root ? h : UnsafePointer(oh), rows: rows, count: m, root: root, constantHessian: constantHessian)
-                        if m * features >= options.parallelThreshold && features > 1 {
-                            DispatchQueue.concurrentPerform(iterations: features) { f in work.run(feature: f) }
+                            h: root ? h : UnsafePointer(oh), rows: rows, count: m, root: root, features: features)
+                        let groups = (features + HistogramWork.group - 1) / HistogramWork.group
+                        if m * features >= options.parallelThreshold && groups > 1 {
+                            DispatchQueue.concurrentPerform(iterations: groups) { work.run(group: $0) }
                         } else {
-                            for f in 0..<features { work.run(feature: f) }
+                            for group in 0..<groups { work.run(group: group) }
                         }
                     }
                 }
             }
-        }
-        if constantHessian {
-            let h0 = h[0]
-            for k in 0..<(features * Self.stride) { hist[k].h = Double(hist[k].n) * h0 }
         }
     }
 
@@ -518,7 +520,12 @@ final class TreeGrower {
 
 /// One histogram build, shareable across threads: each feature's bins are written by one thread only,
 /// in row order, so the sums are the same however the features are scheduled.
+///
+/// Features go in groups of four per pass over the rows: four independent accumulation chains hide
+/// the latency of updating the same bin twice in a row, and each row's index and gradients are read
+/// once per group. A bin still sums its rows in row order, exactly as a one-feature loop would.
 struct HistogramWork: @unchecked Sendable {
+    static let group = 4
     let bins: UnsafePointer<UInt8>
     let hist: UnsafeMutablePointer<HistogramBin>
     let idx: UnsafePointer<Int32>
@@ -527,42 +534,54 @@ struct HistogramWork: @unchecked Sendable {
     let rows: Int
     let count: Int
     let root: Bool
-    let constantHessian: Bool
+    let features: Int
+
+    func run(group: Int) {
+        let first = group * Self.group
+        if first + Self.group <= features {
+            run4(first)
+        } else {
+            for f in first..<features { run1(f) }
+        }
+    }
 
     @inline(__always)
-    func run(feature f: Int) {
+    func add(_ bin: UnsafeMutablePointer<HistogramBin>, _ gi: Double, _ hi: Double) {
+        bin.pointee.g += gi
+        bin.pointee.h += hi
+        bin.pointee.n += 1
+    }
+
+    func run4(_ f: Int) {
+        let c0 = bins + f * rows, c1 = c0 + rows, c2 = c1 + rows, c3 = c2 + rows
+        let h0 = hist + f * TreeGrower.stride, h1 = h0 + TreeGrower.stride, h2 = h1 + TreeGrower.stride, h3 = h2 + TreeGrower.stride
+        if root {
+            for i in 0..<count {
+                let gi = g[i], hi = h[i]
+                add(h0 + Int(c0[i]), gi, hi)
+                add(h1 + Int(c1[i]), gi, hi)
+                add(h2 + Int(c2[i]), gi, hi)
+                add(h3 + Int(c3[i]), gi, hi)
+            }
+        } else {
+            for k in 0..<count {
+                let i = Int(idx[k])
+                let gi = g[k], hi = h[k]
+                add(h0 + Int(c0[i]), gi, hi)
+                add(h1 + Int(c1[i]), gi, hi)
+                add(h2 + Int(c2[i]), gi, hi)
+                add(h3 + Int(c3[i]), gi, hi)
+            }
+        }
+    }
+
+    func run1(_ f: Int) {
         let column = bins + f * rows
         let hf = hist + f * TreeGrower.stride
         if root {
-            if constantHessian {
-                for i in 0..<count {
-                    let b = Int(column[i])
-                    hf[b].g += g[i]
-                    hf[b].n += 1
-                }
-            } else {
-                for i in 0..<count {
-                    let b = Int(column[i])
-                    hf[b].g += g[i]
-                    hf[b].h += h[i]
-                    hf[b].n += 1
-                }
-            }
+            for i in 0..<count { add(hf + Int(column[i]), g[i], h[i]) }
         } else {
-            if constantHessian {
-                for k in 0..<count {
-                    let b = Int(column[Int(idx[k])])
-                    hf[b].g += g[k]
-                    hf[b].n += 1
-                }
-            } else {
-                for k in 0..<count {
-                    let b = Int(column[Int(idx[k])])
-                    hf[b].g += g[k]
-                    hf[b].h += h[k]
-                    hf[b].n += 1
-                }
-            }
+            for k in 0..<count { add(hf + Int(column[Int(idx[k])]), g[k], h[k]) }
         }
     }
 }

@@ -3,6 +3,7 @@ import MregCore
 
 /// A tunable parameter of an algorithm: its type, default, allowed range and search grid.
 public struct ParameterInfo: Sendable, Equatable {
+    /// The type and range of accepted values.
     public enum Kind: Sendable, Equatable {
         case integer(min: Int, max: Int)
         /// A real number in [min, max], or (min, max] when `minExclusive`.
@@ -13,11 +14,15 @@ public struct ParameterInfo: Sendable, Equatable {
         case layers
     }
 
+    /// Name used with `--param NAME=VALUE`.
     public var name: String
+    /// Accepted values.
     public var kind: Kind
+    /// Value when not given.
     public var defaultValue: JSONValue
     /// Values a `--trials` search draws from; empty when the parameter is not searched.
     public var grid: [JSONValue]
+    /// One line for help text.
     public var summary: String
 
     /// The accepted values in words, for error messages and docs.

@@ -116,7 +116,9 @@ extension Model {
                 if let expected, units != expected {
                     throw .invalidModel("field '\(layer.path).biases' has \(units) values, expected \(expected)")
                 }
-                guard units > 0 else { throw .invalidModel("field '\(layer.path).biases' is empty") }
+                guard units > 0, units <= 4096 || expected != nil else {
+                    throw .invalidModel("field '\(layer.path).biases' has \(units) values, expected 1...4096")
+                }
                 weights.append(try layer.matrix("weights", rows: sizes[l], cols: units))
                 biases.append(biasValues)
                 sizes.append(units)

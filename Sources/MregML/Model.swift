@@ -36,11 +36,15 @@ enum Estimator: Sendable, Equatable {
 /// Everything prediction needs (one-hot index tables, inverse scales, flat weights) is built once at
 /// load time; `predict` only reads, so one model can serve many threads at once.
 public final class Model: Sendable {
+    /// Classification or regression.
     public let task: Task
+    /// The algorithm that produced the model.
     public let algorithm: Algorithm
+    /// Input columns in schema order: `ModelInput.columns` follows this order.
     public let features: [FeatureSpec]
     /// Class labels in probability-column order (sorted); nil for regression.
     public let classes: [String]?
+    /// Name of the predicted column.
     public let target: String
     /// The resolved parameters the model was trained with.
     public let params: [String: JSONValue]
@@ -91,7 +95,8 @@ public final class Model: Sendable {
         let k = outputWidth
         var out = [Double](repeating: 0, count: rows * k)
         if rows > 0 {
-            let blockRows = min(Model.block, rows)
+            // Wide inputs get shorter blocks so scratch memory stays near 8 MB whatever the artifact says.
+            let blockRows = max(1, min(Model.block, rows, (1 << 20) / max(width, 1)))
             let scratch = UnsafeMutablePointer<Double>.allocate(capacity: max(1, blockRows * width))
             defer { scratch.deallocate() }
             var work: MLPWorkspace? = nil

@@ -33,9 +33,12 @@ public enum FeatureColumn: Sendable, Equatable {
 
 /// Columnar prediction input: one column per model feature, in the model's feature order.
 public struct ModelInput: Sendable, Equatable {
+    /// One column per model feature, in `Model.features` order.
     public var columns: [FeatureColumn]
+    /// Rows to predict; columns shorter than this read as missing.
     public var rowCount: Int
 
+    /// Input of `rowCount` rows.
     public init(columns: [FeatureColumn], rowCount: Int) {
         self.columns = columns
         self.rowCount = rowCount
@@ -48,14 +51,20 @@ public struct ModelInput: Sendable, Equatable {
 /// `probabilities` is flat and row-major: row `i` is `probabilities[i * classCount ..< (i + 1) * classCount]`,
 /// columns in the order of `Model.classes`.
 public struct Predictions: Sendable, Equatable {
+    /// Rows predicted.
     public var rowCount: Int
+    /// Predicted class per row (the most probable; ties to the earlier class).
     public var labels: [String]?
+    /// Index into `Model.classes` per row.
     public var classIndices: [Int]?
+    /// Predicted value per row (regression).
     public var values: [Double]?
+    /// Row-major `rowCount x classCount` class probabilities.
     public var probabilities: [Double]?
     /// Classes per probability row (0 for regression).
     public var classCount: Int
 
+    /// Predictions built by hand, e.g. in tests.
     public init(rowCount: Int, labels: [String]? = nil, classIndices: [Int]? = nil, values: [Double]? = nil,
                 probabilities: [Double]? = nil, classCount: Int = 0) {
         self.rowCount = rowCount

@@ -91,7 +91,7 @@ struct Preprocessor: Sendable {
     }
 
     static func fitNumeric(_ values: [Double]) -> Step {
-        let present = values.filter { $0.isFinite }.sorted()
+        let present = Statistics.sortedFinite(values)
         guard !present.isEmpty else { return .numeric(fill: 0, mean: 0, scale: 1) }
         let median = Statistics.quantile(sorted: present, 0.5)
         var sum = 0.0

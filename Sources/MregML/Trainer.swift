@@ -5,19 +5,23 @@ import MregCore
 public struct TrainProgress: Sendable, Equatable {
     /// 1-based trial number.
     public var trial: Int
+    /// Number of trials planned.
     public var trials: Int
     /// Epoch (mlp) or boosting iteration (gbdt) within the trial, when the algorithm has them.
     public var epoch: Int?
     /// The most epochs or iterations the trial may run.
     public var epochs: Int?
+    /// A short line for a terminal, like `trial 2/5: epoch 13/200`.
     public var message: String
 }
 
 /// Everything `train` needs: the data, the target, and the choices `mreg train` exposes.
 public struct TrainRequest: Sendable {
+    /// The data, header included.
     public var table: Table
     /// File name used in error messages.
     public var source: String
+    /// Column to predict.
     public var target: String
     /// Inferred when nil: a target whose values are all numbers and that has a non-integer value or more
     /// than 20 distinct values is regression, anything else classification.
@@ -26,16 +30,20 @@ public struct TrainRequest: Sendable {
     public var algorithm: Algorithm?
     /// `--param KEY=VALUE` pairs; fixed during a search.
     public var params: [String: String]
+    /// Parameter sets to try (see docs/algorithms.md); 1 trains the given or default parameters.
     public var trials: Int = 1
     /// Share of rows held out for test, and then of the rest for validation.
     public var holdout: Double = 0.2
+    /// Seeds the split, the search and the algorithms' randomness.
     public var seed: UInt64 = 42
     /// Overrides of the inferred feature types.
     public var featureTypes: [String: FeatureType] = [:]
     /// Feature columns in order; nil = every column except the target, in file order.
     public var features: [String]? = nil
+    /// Called at the start of each trial and after each epoch or boosting iteration.
     public var progress: (@Sendable (TrainProgress) -> Void)? = nil
 
+    /// A request with `mreg train`'s defaults; `source` defaults to the table's.
     public init(table: Table, source: String? = nil, target: String, task: Task? = nil, algorithm: Algorithm? = nil,
                 params: [String: String] = [:], trials: Int = 1, holdout: Double = 0.2, seed: UInt64 = 42,
                 featureTypes: [String: FeatureType] = [:], features: [String]? = nil,
@@ -59,6 +67,7 @@ public struct TrainRequest: Sendable {
 public struct TrialRecord: Sendable, Equatable {
     /// The full resolved parameters.
     public var params: [String: JSONValue]
+    /// Metrics on the validation rows (the training rows when there are none).
     public var validationMetrics: [String: Double]
     /// Wall-clock training and scoring time (never written to the artifact).
     public var seconds: Double
@@ -68,12 +77,17 @@ public struct TrialRecord: Sendable, Equatable {
 
 /// The result of `train`: the best model, its artifact and baseline, and how the search went.
 public struct TrainOutcome: Sendable {
+    /// The task trained, given or inferred.
     public var task: Task
+    /// The algorithm trained, given or the task's default.
     public var algorithm: Algorithm
+    /// Input columns in schema order with their types.
     public var features: [FeatureSpec]
+    /// Sorted class labels; nil for regression.
     public var classes: [String]?
     /// The best trial's full resolved params.
     public var params: [String: JSONValue]
+    /// Every trial in the order run.
     public var trials: [TrialRecord]
     /// Index into `trials`.
     public var bestTrial: Int
@@ -106,6 +120,8 @@ enum Trainer {
     static let minimumRows = 5
     /// A numeric target with more distinct values than this is regression.
     static let classificationLimit = 20
+    /// Most classes a classification target may have.
+    static let maxClasses = 1000
 
     static func run(_ request: TrainRequest) throws(MLError) -> TrainOutcome {
         let table = request.table
@@ -162,6 +178,10 @@ enum Trainer {
             let sorted = sortClasses(Array(Set(labels)))
             guard sorted.count >= 2 else {
                 throw .constantTarget(source: source, target: request.target, value: sorted.first ?? "")
+            }
+            guard sorted.count <= maxClasses else {
+                throw .invalidOption("\(source): target '\(request.target)' has \(sorted.count) distinct values, "
+                    + "classification takes at most \(maxClasses) classes")
             }
             var index = [String: Int]()
             for (i, c) in sorted.enumerated() { index[c] = i }
@@ -228,9 +248,11 @@ enum Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             records.append(TrialRecord(params: params, validationMetrics: metrics, seconds: seconds, iterations: iterations))
             // Higher is better: accuracy then lower log loss (classification), R² (regression); ties keep the earlier trial.
+            // A missing or NaN metric (a diverged trial) ranks last.
+            func rank(_ value: Double?) -> Double { value.map { $0.isNaN ? -.infinity : $0 } ?? -.infinity }
             let key = task == .classification
-                ? (metrics["accuracy"] ?? -.infinity, -(metrics["log_loss"] ?? .infinity))
-                : (metrics["r2"] ?? -.infinity, 0)
+                ? (rank(metrics["accuracy"]), rank(metrics["log_loss"].map { -$0 }))
+                : (rank(metrics["r2"]), 0)
             if best == nil || key > best!.score {
                 best = (i, estimator, key)
             }

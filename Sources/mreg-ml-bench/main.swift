@@ -156,6 +156,7 @@ func runScore(_ options: Options) throws -> JSONValue {
         "trainSeconds": .number(trainSeconds),
         "trainSecondsAll": .array(trainTimes.map(JSONValue.number)),
         "trainSplit": .array(outcome.split.train.map { .number(Double($0)) }),
+        "testSplit": .array(outcome.split.test.map { .number(Double($0)) }),
         "batchRowsPerSecond": .number(Double(rows) / batchSeconds),
         "singleRowPredictionsPerSecond": .number(Double(single) / singleSeconds),
         "endToEndSeconds": .number(endSeconds),

@@ -35,6 +35,17 @@ import Testing
         #expect(table.line(ofRow: 1) == 5)
     }
 
+    @Test func lineEndsOfEveryKind() throws {
+        let crlf = try Fixtures.csv("a,b\r\n\"x\r\ny\",1\r\nz,2\r\n")
+        #expect(crlf.column("a") == ["x\r\ny", "z"])
+        #expect(crlf.line(ofRow: 1) == 4)
+        let cr = try Fixtures.csv("a,b\r1,2\r3,4\r")
+        #expect(cr.numericColumn("b") == [2, 4])
+        #expect(cr.line(ofRow: 1) == 3)
+        let ragged = failure { try Fixtures.csv("a,b\r\n\"multi\nline\",1\r\n5\r\n") }
+        #expect(ragged == .raggedRow(source: "test.csv", line: 4, fields: 1, expected: 2))
+    }
+
     @Test func trailingCommaIsAnEmptyLastField() throws {
         let table = try Fixtures.csv("a,b\n1,\n")
         #expect(table.column("b") == [nil])

@@ -113,6 +113,9 @@ import Testing
         #expect(failure { try train(TrainRequest(table: constantNumbers, target: "y", task: .regression)) }
             == .constantTarget(source: "test.csv", target: "y", value: "2.5"))
 
+        let ids = try Fixtures.csv("x,id\n" + (0..<1001).map { "1,id\($0)" }.joined(separator: "\n"))
+        #expect(failure { try train(TrainRequest(table: ids, target: "id")) }?.description
+            == "test.csv: target 'id' has 1001 distinct values, classification takes at most 1000 classes")
         let onlyTarget = try Fixtures.csv("y\na\nb\na\nb\na")
         #expect(failure { try train(TrainRequest(table: onlyTarget, target: "y")) } == .noFeatures(source: "test.csv", target: "y"))
         let empty = try Fixtures.csv("x,y\n1,\n2,NA")
@@ -246,5 +249,34 @@ import Testing
         #expect(fit(0) == serial)
         #expect(fit(0) == serial)
         #expect(serial.trees.count == 15)
+    }
+
+    @Test func depthwiseGrowthRespectsMaxDepth() throws {
+        let outcome = try train(TrainRequest(table: Fixtures.penguins, target: "species", algorithm: .gbdt,
+                                             params: ["growth": "depthwise", "max_depth": "2", "max_iter": "5", "min_samples_leaf": "2"]))
+        guard case .gbdt(let model) = outcome.model.estimator else { Issue.record("expected gbdt"); return }
+        #expect(model.trees.count == 15)
+        for tree in model.trees {
+            var depth = [0: 0]
+            for node in 0..<tree.feature.count where tree.feature[node] >= 0 {
+                depth[Int(tree.left[node])] = depth[node]! + 1
+                depth[Int(tree.right[node])] = depth[node]! + 1
+            }
+            #expect(depth.values.max()! <= 2)
+            #expect(tree.feature.filter { $0 < 0 }.count <= 4)
+        }
+        #expect(try #require(outcome.metrics["test"]?["accuracy"]) > 0.9)
+    }
+
+    @Test func earlyStoppingEndsBeforeTheBudget() throws {
+        let gbdt = try train(TrainRequest(table: Fixtures.penguins, target: "species", algorithm: .gbdt,
+                                          params: ["early_stopping": "true", "max_iter": "300", "learning_rate": "0.3"]))
+        let iterations = try #require(gbdt.trials[0].iterations)
+        #expect(iterations < 300)
+        guard case .gbdt(let model) = gbdt.model.estimator else { Issue.record("expected gbdt"); return }
+        #expect(model.trees.count == iterations * 3)
+        let mlp = try train(TrainRequest(table: Fixtures.penguins, target: "species", algorithm: .mlp,
+                                         params: ["max_epochs": "400", "hidden_layer_sizes": "16", "learning_rate": "0.05", "patience": "5"]))
+        #expect(try #require(mlp.trials[0].iterations) < 400)
     }
 }

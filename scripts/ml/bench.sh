@@ -6,6 +6,7 @@ source "$(dirname "$0")/venv.sh"
 WORK="$ROOT/.build/ml-bench"
 mkdir -p "$WORK"
 build_bench
+export MREG_BENCH_LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg | sed 's| | / |g')"
 if [ ! -f "$WORK/synthetic.csv" ]; then
     echo "generating $WORK/synthetic.csv" >&2
     "$PY" "$ROOT/scripts/ml/bench.py" generate "$WORK/synthetic.csv"

@@ -1,0 +1,91 @@
+import Foundation
+import MregCore
+import MregML
+
+/// One version of a model in memory, warmed and ready: the model plus everything a response needs
+/// that does not change per request, computed once at load time.
+final class LoadedVersion: Sendable {
+    let name: String
+    let version: String
+    let model: Model
+    let stats: VersionStats
+    /// Feature name to its position in the model's schema.
+    let featureIndex: [String: Int]
+    /// The feature names for the request parser.
+    let featureNames: FeatureNames
+    /// Names of the outputs this model has, in response order.
+    let outputNames: [String]
+    /// `{"model_name":"...","model_version":"...",`
+    let responsePrefix: [UInt8]
+    /// Each class label as a quoted JSON string.
+    let quotedClasses: [[UInt8]]
+    /// The metadata document (`GET /v2/models/NAME`), complete.
+    let metadata: [UInt8]
+    /// The ready document (`GET .../ready`), complete.
+    let readyBody: [UInt8]
+
+    init(name: String, version: String, model: Model, stats: VersionStats) {
+        self.name = name
+        self.version = version
+        self.model = model
+        self.stats = stats
+        var index = [String: Int]()
+        for (i, f) in model.features.enumerated() { index[f.name] = i }
+        featureIndex = index
+        featureNames = FeatureNames(model.features.map(\.name))
+        let classification = model.task == .classification
+        outputNames = classification ? ["label", "probabilities"] : ["value"]
+        var prefix = [UInt8]()
+        prefix.append(contentsOf: #"{"model_name":"#.utf8)
+        JSONWriter.string(name, to: &prefix)
+        prefix.append(contentsOf: #","model_version":"#.utf8)
+        JSONWriter.string(version, to: &prefix)
+        prefix.append(UInt8(ascii: ","))
+        responsePrefix = prefix
+        quotedClasses = (model.classes ?? []).map(JSONWriter.quoted)
+        metadata = Array(LoadedVersion.metadataDocument(name: name, versions: [version], model: model).encoded())
+        readyBody = Array(JSONValue.object(["name": .string(name), "version": .string(version), "ready": true]).encoded())
+    }
+
+    /// Model metadata in the protocol's shape, plus `parameters` telling the task, the target and the classes.
+    static func metadataDocument(name: String, versions: [String], model: Model) -> JSONValue {
+        let inputs: [JSONValue] = model.features.map { f in
+            [
+                "name": .string(f.name), "datatype": f.type == .numeric ? "FP64" : "BYTES", "shape": [-1],
+                "parameters": ["feature_type": .string(f.type.rawValue)],
+            ]
+        }
+        var outputs: [JSONValue]
+        var parameters: [String: JSONValue] = [
+            "task": .string(model.task.rawValue), "target": .string(model.target),
+            "algorithm": .string(model.algorithm.rawValue),
+            "features": .array(model.features.map { .string($0.name) }),
+        ]
+        if model.task == .classification {
+            let classes = JSONValue.array((model.classes ?? []).map(JSONValue.string))
+            outputs = [
+                ["name": "label", "datatype": "BYTES", "shape": [-1]],
+                [
+                    "name": "probabilities", "datatype": "FP64",
+                    "shape": [-1, .number(Double(model.classes?.count ?? 0))], "parameters": ["classes": classes],
+                ],
+            ]
+            parameters["classes"] = classes
+        } else {
+            outputs = [["name": "value", "datatype": "FP64", "shape": [-1]]]
+        }
+        return [
+            "name": .string(name), "versions": .array(versions.map(JSONValue.string)), "platform": "mreg",
+            "inputs": .array(inputs), "outputs": .array(outputs), "parameters": .object(parameters),
+        ]
+    }
+
+    /// Runs one prediction on a row of missing values, so the first real request does not pay for
+    /// lazily built state, and proves the model can predict at all.
+    func warm() {
+        let columns: [FeatureColumn] = model.features.map { f in
+            f.type == .numeric ? .numeric([.nan]) : .categorical([nil])
+        }
+        _ = model.predict(ModelInput(columns: columns, rowCount: 1))
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MregCore
+import MregML
+import NIOCore
+
+/// The per-request context: nothing beyond what Hummingbird gives, so building it costs nothing.
+struct ServeContext: InitializableFromSource {
+    init(source: ApplicationRequestContextSource) {}
+}
+
+/// Routes every request by hand: the protocol's paths are few and fixed, so a switch over path
+/// segments is both the fastest router and the one that answers 404 and 405 in the protocol's own
+/// `{"error": "..."}` shape.
+struct Responder: HTTPResponder {
+    typealias Context = ServeContext
+    let server: ModelServer
+    let draws = Draws()
+    let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+    func respond(to request: Request, context: ServeContext) async throws -> Response {
+        let raw = request.head.path ?? "/"
+        let path = raw.utf8.firstIndex(of: UInt8(ascii: "?")).map { raw[..<$0] } ?? raw[...]
+        let parts = path.split(separator: "/", maxSplits: 8, omittingEmptySubsequences: false)
+        let method = request.method
+        // parts[0] is the empty string before the leading slash.
+        guard parts.count >= 2, parts[0].isEmpty else { return other(.noEndpoint(path: String(path))) }
+
+        if parts[1] == "v2" {
+            if parts.count == 2 { return get(method, path) { self.serverMetadata() } }
+            switch parts[2] {
+            case "models" where parts.count >= 4:
+                let model = parts[3]
+                switch parts.count {
+                case 4: return get(method, path) { try self.modelMetadata(model, nil) }
+                case 5 where parts[4] == "ready": return get(method, path) { try self.modelReady(model, nil) }
+                case 5 where parts[4] == "infer":
+                    guard method == .post else { return other(.methodNotAllowed(method: method.rawValue, path: String(path), allowed: ["POST"])) }
+                    return await infer(request, model: model, version: nil)
+                case 6 where parts[4] == "versions":
+                    return get(method, path) { try self.modelMetadata(model, parts[5]) }
+                case 7 where parts[4] == "versions" && parts[6] == "ready":
+                    return get(method, path) { try self.modelReady(model, parts[5]) }
+                case 7 where parts[4] == "versions" && parts[6] == "infer":
+                    guard method == .post else { return other(.methodNotAllowed(method: method.rawValue, path: String(path), allowed: ["POST"])) }
+                    return await infer(request, model: model, version: parts[5])
+                default: break
+                }
+            case "health" where parts.count == 4:
+                if parts[3] == "live" { return get(method, path) { self.json(["live": true]) } }
+                if parts[3] == "ready" {
+                    return get(method, path) {
+                        let table = self.server.router.current()
+                        guard table.isReady else {
+                            let reasons = table.failures.keys.sorted().map { "\($0): \(table.failures[$0]!)" }
+                            return self.json(["ready": false, "reasons": .array(reasons.map(JSONValue.string))], status: .serviceUnavailable)
+                        }
+                        return self.json(["ready": true])
+                    }
+                }
+            case "repository" where parts.count >= 4:
+                if parts.count == 4 && parts[3] == "index" {
+                    return await admin(request, path) { body in
+                        let readyOnly = body?["ready"]?.boolValue ?? false
+                        return await self.server.manager.index(readyOnly: readyOnly)
+                    }
+                }
+                if parts.count == 6 && parts[3] == "models" && (parts[5] == "load" || parts[5] == "unload") {
+                    let model = String(parts[4])
+                    let load = parts[5] == "load"
+                    return await admin(request, path) { body throws(ServerError) in
+                        load ? try await self.server.manager.load(model, parameters: body) : try await self.server.manager.unload(model)
+                    }
+                }
+            default: break
+            }
+        } else if parts[1] == "metrics" && parts.count == 2 {
+            return get(method, path) {
+                let text = self.server.metrics.render(table: self.server.router.current(), captureQueueDepth: self.server.capture?.queueDepth)
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+        return other(.noEndpoint(path: String(path)))
+    }
+
+    // MARK: Plain endpoints
+
+    /// Answers a GET (or HEAD) endpoint, 405 for other methods.
+    private func get(_ method: HTTPRequest.Method, _ path: Substring, _ body: () throws -> Response) -> Response {
+        guard method == .get || method == .head else {
+            return other(.methodNotAllowed(method: method.rawValue, path: String(path), allowed: ["GET"]))
+        }
+        do {
+            let response = try body()
+            server.metrics.other.add(VersionStats.statusSlot(Int(response.status.code)))
+            return response
+        } catch let error as ServerError {
+            return other(error)
+        } catch {
+            return other(.invalidRequest("\(error)"))
+        }
+    }
+
+    private func other(_ error: ServerError) -> Response {
+        server.metrics.other.add(VersionStats.statusSlot(Int(error.status.code)))
+        return error.response
+    }
+
+    private func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var bytes = Array(value.encoded())
+        bytes.append(0x0A)
+        return Response(status: status, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    private func bytes(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    private func serverMetadata() -> Response {
+        json([
+            "name": "mreg", "version": .string(server.configuration.serverVersion),
+            "extensions": ["model_repository", "metrics", "data_capture"],
+        ])
+    }
+
+    /// The served version of a request: the named one, or stable/canary by weight.
+    private func route(_ table: ServingTable, _ model: Substring, _ version: Substring?) throws(ServerError) -> (ModelEntry, LoadedVersion?) {
+        guard let entry = table.models[String(model)] else {
+            if let reason = table.failures[String(model)] { throw .notReady(model: String(model), reason: reason) }
+            throw .unknownModel(String(model))
+        }
+        guard let version else { return (entry, nil) }
+        guard let v = entry.versions[String(version)] else { throw .unknownVersion(model: String(model), version: String(version)) }
+        return (entry, v)
+    }
+
+    private func modelMetadata(_ model: Substring, _ version: Substring?) throws(ServerError) -> Response {
+        let (entry, v) = try route(server.router.current(), model, version)
+        return bytes(v?.metadata ?? entry.metadata)
+    }
+
+    private func modelReady(_ model: Substring, _ version: Substring?) throws(ServerError) -> Response {
+        let (entry, v) = try route(server.router.current(), model, version)
+        return bytes(v?.readyBody ?? entry.readyBody)
+    }
+
+    // MARK: Repository
+
+    /// Runs a repository call: POST only, bearer token checked, body parsed as JSON (empty is allowed).
+    private func admin(_ request: Request, _ path: Substring,
+                       _ body: @Sendable (JSONValue?) async throws(ServerError) -> JSONValue) async -> Response {
+        guard request.method == .post else {
+            return other(.methodNotAllowed(method: request.method.rawValue, path: String(path), allowed: ["POST"]))
+        }
+        if let token = server.adminToken {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+                  constantTimeEqual(header.dropFirst(7).utf8, token.utf8) else {
+                return other(.unauthorized)
+            }
+        }
+        do {
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: min(server.configuration.maxBody, 1 << 20))
+            } catch is NIOTooManyBytesError {
+                throw ServerError.bodyTooLarge(limit: min(server.configuration.maxBody, 1 << 20))
+            } catch {
+                throw ServerError.invalidRequest("cannot read the request body")
+            }
+            var document: JSONValue?
+            if buffer.readableBytes > 0 {
+                do {
+                    document = try JSONValue.parse(Data(buffer.readableBytesView), maxDepth: 32)
+                } catch {
+                    throw ServerError.invalidJSON(error.description)
+                }
+            }
+            let result = try await body(document)
+            server.metrics.other.add(0)
+            return json(result)
+        } catch let error as ServerError {
+            return other(error)
+        } catch {
+            return other(.invalidRequest("\(error)"))
+        }
+    }
+
+    // MARK: Inference
+
+    private func infer(_ request: Request, model: Substring, version: Substring?) async -> Response {
+        let start = monotonicNanos()
+        let table = server.router.current()
+        let served: LoadedVersion
+        do {
+            let (entry, named) = try route(table, model, version)
+            served = named ?? entry.pick(draw: draws.percent())
+        } catch {
+            server.metrics.unrouted.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
+            return error.response
+        }
+        do {
+            let limit = server.configuration.maxBody
+            if let length = request.headers[.contentLength], let n = Int(length), n > limit {
+                throw ServerError.bodyTooLarge(limit: limit)
+            }
+            if request.headers[HTTPField.Name("Inference-Header-Content-Length")!] != nil {
+                throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+            }
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw ServerError.bodyTooLarge(limit: limit)
+            } catch {
+                throw ServerError.invalidRequest("cannot read the request body")
+            }
+            let response = try respondInfer(buffer, served)
+            served.stats.record(status: 200, nanoseconds: monotonicNanos() &- start)
+            return response
+        } catch let error as ServerError {
+            served.stats.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
+            return error.response
+        } catch {
+            served.stats.record(status: 500, nanoseconds: monotonicNanos() &- start)
+            return ServerError.invalidRequest("\(error)").response
+        }
+    }
+
+    /// Parse, check, predict, encode: synchronous, with the version fixed for the whole request.
+    private func respondInfer(_ buffer: ByteBuffer, _ served: LoadedVersion) throws(ServerError) -> Response {
+        let parsed: Result<InferRequest, ServerError> = buffer.withUnsafeReadableBytes { raw in
+            Result { () throws(ServerError) -> InferRequest in try InferRequest.parse(raw, features: served.featureNames) }
+        }
+        let request = try parsed.get()
+        let checked = try served.check(request)
+        let predictions = served.model.predict(checked.input)
+        var out = [UInt8]()
+        out.reserveCapacity(160 + predictions.rowCount * (24 + 24 * max(1, predictions.classCount)))
+        served.encodeResponse(id: request.id, predictions: predictions, outputs: checked.outputs, into: &out)
+        if let capture = server.capture, capture.configuration.percent > 0,
+           capture.configuration.percent >= 100 || draws.fraction100() < capture.configuration.percent {
+            capture.submit(CaptureRecord(nanos: wallNanos(), id: request.id, version: served, input: checked.input, predictions: predictions))
+        }
+        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: out)))
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a token matched.
+func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+    var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+    var ia = a.makeIterator()
+    for y in b {
+        let x = ia.next() ?? ~y
+        diff |= x ^ y
+    }
+    return diff == 0
+}
