@@ -119,27 +119,34 @@ struct Reconcile: AsyncParsableCommand {
             if await !reconciler.converged { throw ExitCode(1) }
             return
         }
+        // With --listen, the first line on stdout is the status address: passes start once it is bound.
+        let (bound, signalBound) = AsyncStream.makeStream(of: Void.self)
+        let waitForListener = listen != nil
         let loop = Task {
-            // One line per pass that did or found something.
+            if waitForListener {
+                for await _ in bound { break }
+            }
             await reconciler.run { record in
+                // One line per pass that did or found something.
                 if record.outcome != .unchanged { FileHandle.standardOutput.write(Data((Reconcile.line(record) + "\n").utf8)) }
             }
         }
-        if let listen, let (host, port) = StatusServer.parseAddress(listen) {
-            let server = StatusServer(board: reconciler.board, host: host, port: port)
-            do {
-                try await server.run(onListening: { address in
-                    FileHandle.standardOutput.write(Data("status on \(address)\n".utf8))
-                })
-            } catch {
-                printError("cannot serve status on '\(listen)': \(error)")
-                loop.cancel()
-                throw ExitCode(2)
-            }
-            loop.cancel()
-        } else {
+        guard let listen, let (host, port) = StatusServer.parseAddress(listen) else {
             await loop.value
+            return
         }
+        let server = StatusServer(board: reconciler.board, host: host, port: port)
+        do {
+            try await server.run(onListening: { address in
+                FileHandle.standardOutput.write(Data("status on \(address)\n".utf8))
+                signalBound.yield()
+            })
+        } catch {
+            loop.cancel()
+            printError("cannot serve status on '\(listen)': \(error)")
+            throw ExitCode(2)
+        }
+        loop.cancel()
     }
 
     static func line(_ record: PassRecord) -> String {
