@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "MregML", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
         .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregTemplates"]),
+        // libcrypto (Debian libssl-dev) for SSH signature checks; only MregReconciler calls it.
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(
             name: "MregReconciler",

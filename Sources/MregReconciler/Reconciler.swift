@@ -58,6 +58,8 @@ public actor Reconciler {
     let mirror: Repository
     let mirrorRef: String
     var state: PersistedState
+    /// The last revision read (and its signature checked), reused while the tip stays.
+    var cachedRevision: Revision?
     /// Consecutive passes that ended in a network error, for the backoff.
     var errorStreak = 0
     private let lockDescriptor: Int32
@@ -160,10 +162,12 @@ public actor Reconciler {
         let elapsed = ContinuousClock.now - clock
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let record = PassRecord(started: started, seconds: seconds, outcome: outcome, commit: commit, detail: detail)
-        let previousOutcome = state.passes.last?.outcome
+        let previous = state.passes.last
         state.record(record)
-        // Quiet passes are not written: an idle host does no disk writes.
-        if outcome != .unchanged || previousOutcome != .unchanged { persist() }
+        // A pass that repeats the one before (idle, or the same refusal, or the same network error)
+        // is not written: a quiet host does no disk writes.
+        let repeated = previous.map { $0.outcome == outcome && $0.commit == commit && $0.detail == detail } ?? false
+        if !repeated || outcome == .applied || outcome == .healed { persist() }
         let snapshot = state
         board.update { s in
             s.passes = snapshot.passes
@@ -207,10 +211,15 @@ public actor Reconciler {
         // The tip, unless it was refused before (then the applied commit, kept healthy).
         var rejectedNow: String?
         var revision: Revision?
-        if state.failed?.commit != tip.hex {
+        if state.failed?.commit == tip.hex {
+            // Refused before: not tried again until the branch moves.
+        } else if let cached = cachedRevision, cached.commit == tip {
+            revision = cached
+        } else {
             do {
                 try checkSignature(tip)
                 revision = try readRevision(tip)
+                cachedRevision = revision
             } catch let rejected as RevisionRejected {
                 rejectedNow = rejected.reason
             }

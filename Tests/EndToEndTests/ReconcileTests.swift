@@ -204,3 +204,45 @@ final class TrafficCounter: @unchecked Sendable {
         #expect(interrupted.filter { $0 == "staging" }.count >= 1, "killed mid-stage: \(interrupted)")
     }
 }
+
+/// Three hosts on loopback, each with its own server and reconciler, converge on one commit
+/// (scripts/fleet.sh does the same in network namespaces, and measures it).
+@Suite(.serialized) struct ReconcileFleetTests {
+    @Test func threeHostsConvergeOnOneCommit() async throws {
+        let world = try ReconcileWorld("e2e-fleet")
+        defer { world.close() }
+        var processes = [Daemon]()
+        defer { processes.forEach { $0.stop() } }
+        var servers = [String](), statuses = [String]()
+        for i in 1...3 {
+            let store = world.dir.sub("h\(i)/store")
+            let (serve, server) = try startServe(store: store, log: world.dir.sub("h\(i)/serve.log"))
+            processes.append(serve)
+            servers.append(server)
+            let r = try Daemon(mregBinary, [
+                "reconcile", "--repo", world.url, "--env", "production", "--host", "host-\(i)", "--server", server,
+                "--store", store, "--interval", "200ms", "--listen", "127.0.0.1:0",
+            ], stdout: true, stderr: world.dir.sub("h\(i)/reconcile.log"))
+            processes.append(r)
+            statuses.append(String((r.readLine() ?? "").dropFirst("status on ".count)))
+        }
+        world.promote("    version: v2\n", branch: "promote/penguins-v2")
+        let pushed = Date()
+        var all = false
+        while !all && Date().timeIntervalSince(pushed) < 10 {
+            var versions = [String?]()
+            for server in servers { versions.append(await servedVersion(server)) }
+            all = versions.allSatisfy { $0 == "v2" }
+            if !all { try await Task.sleep(nanoseconds: 20_000_000) }
+        }
+        #expect(all, "not every host serves v2 after 10 s")
+        #expect(Date().timeIntervalSince(pushed) < 2, "push to all hosts serving: \(Date().timeIntervalSince(pushed)) s")
+        let tip = git(["rev-parse", "main"], in: world.work).stdout
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let fleet = mreg(["status", "--hosts", statuses.joined(separator: ","), "--json"], in: world.dir.path)
+        #expect(fleet.status == 0, "\(fleet.stdout)")
+        let hosts = (json(fleet.stdout)["hosts"] as? [[String: Any]]) ?? []
+        #expect(hosts.count == 3)
+        #expect(hosts.allSatisfy { ($0["status"] as? [String: Any])?["appliedCommit"] as? String == tip && $0["state"] as? String == "converged" })
+    }
+}

@@ -155,8 +155,9 @@ final class ModelServerProcess: @unchecked Sendable {
     let url: String
     let port: Int
 
-    init(store: String, log: String = "/dev/null", port: Int = 0) throws {
-        process = try Spawned(mregBinary, ["serve", "--store", store, "--port", "\(port)"], captureStdout: true, stderrFile: log)
+    init(store: String, log: String = "/dev/null", port: Int = 0, tokenFile: String? = nil) throws {
+        let token = tokenFile.map { ["--admin-token-file", $0] } ?? []
+        process = try Spawned(mregBinary, ["serve", "--store", store, "--port", "\(port)"] + token, captureStdout: true, stderrFile: log)
         guard let line = process.readLine(), line.hasPrefix("listening on ") else {
             process.stop()
             throw Spawned.Failure.didNotStart("mreg serve")
@@ -209,7 +210,10 @@ final class Lab: @unchecked Sendable {
     private(set) var server: ModelServerProcess!
     var repoURL: String { "git://127.0.0.1:\(daemon.port)/registry.git" }
 
-    init(_ label: String = "rec") throws {
+    let token: String?
+
+    init(_ label: String = "rec", token: String? = nil) throws {
+        self.token = token
         dir = TempDir(label)
         work = dir.sub("work")
         store = dir.sub("store")
@@ -224,7 +228,7 @@ final class Lab: @unchecked Sendable {
         git(["clone", "-q", "--bare", work, dir.sub("remote/registry.git")], in: dir.path)
         git(["remote", "add", "origin", dir.sub("remote/registry.git")], in: work)
         daemon = try GitDaemon(root: dir.sub("remote"))
-        server = try ModelServerProcess(store: store, log: dir.sub("serve.log"))
+        server = try ModelServerProcess(store: store, log: dir.sub("serve.log"), tokenFile: token.map { dir.write("admin-token", $0 + "\n") })
     }
 
     func close() {
@@ -283,7 +287,7 @@ final class Lab: @unchecked Sendable {
 
     /// What the server serves, straight from its index.
     func serving() async throws -> [String: ServingTarget] {
-        try await ServerClient(baseURL: server.url, token: nil).serving()
+        try await ServerClient(baseURL: server.url, token: token).serving()
     }
 
     func versionFolders(_ model: String) -> [String] {

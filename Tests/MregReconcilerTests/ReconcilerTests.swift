@@ -37,6 +37,22 @@ import Testing
         #expect((state["passes"]?.arrayValue?.count ?? 0) >= 4)
     }
 
+    @Test func adminTokenIsSentAndAMissingOneIsNotARefusal() async throws {
+        let lab = try Lab(token: "s3cret-token-0123456789")
+        defer { lab.close() }
+        var config = lab.configuration()
+        do {
+            let without = try Reconciler(configuration: config)
+            let pass = await without.pass()
+            #expect(pass.outcome == .error && pass.detail?.contains("401") == true, "\(pass)")
+            #expect(without.board.current.failed == nil)
+        }
+        config.adminToken = "s3cret-token-0123456789"
+        let with = try Reconciler(configuration: config)
+        #expect(await with.pass().outcome == .applied)
+        #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v1"))
+    }
+
     @Test func hostsAndEmptyManifests() async throws {
         let lab = try Lab()
         defer { lab.close() }
