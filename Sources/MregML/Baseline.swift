@@ -15,10 +15,15 @@ public enum Baseline {
     /// Number of equal-width histogram bins for numeric columns.
     public static let histogramBins = 20
 
-    static func make(features: [FeatureSpec], columns: [FeatureColumn], target: String, targetColumn: FeatureColumn, rows: Int) -> JSONValue {
+    static func make(features: [FeatureSpec], columns: [FeatureColumn], target: String, targetColumn: FeatureColumn, rows: Int,
+                     sorted: [[Double]?] = []) -> JSONValue {
         var list = [JSONValue]()
-        for (spec, column) in zip(features, columns) {
-            list.append(describe(name: spec.name, type: spec.type, column: column))
+        for (f, (spec, column)) in zip(features, columns).enumerated() {
+            if spec.type == .numeric, case .numeric(let values) = column, f < sorted.count, let present = sorted[f] {
+                list.append(numeric(name: spec.name, values: values, sorted: present))
+            } else {
+                list.append(describe(name: spec.name, type: spec.type, column: column))
+            }
         }
         let targetType: FeatureType
         if case .numeric = targetColumn { targetType = .numeric } else { targetType = .categorical }
@@ -50,8 +55,8 @@ public enum Baseline {
         }
     }
 
-    static func numeric(name: String, values: [Double]) -> JSONValue {
-        let present = Statistics.sortedFinite(values)
+    static func numeric(name: String, values: [Double], sorted: [Double]? = nil) -> JSONValue {
+        let present = sorted ?? Statistics.sortedFinite(values)
         var out: [String: JSONValue] = [
             "name": .string(name), "type": "numeric",
             "count": .number(Double(present.count)), "missing": .number(Double(values.count - present.count)),

@@ -1,22 +1,5 @@
 import Foundation
 
-/// A dense row-major matrix of doubles.
-struct Matrix: Sendable {
-    var rows: Int
-    var cols: Int
-    var values: [Double]
-
-    init(rows: Int, cols: Int, values: [Double]) {
-        self.rows = rows
-        self.cols = cols
-        self.values = values
-    }
-
-    init(rows: Int, cols: Int) {
-        self.init(rows: rows, cols: cols, values: [Double](repeating: 0, count: rows * cols))
-    }
-}
-
 /// The fitted input pipeline: impute, standardize and one-hot encode, in feature order.
 ///
 /// Numeric features: missing (or non-finite) values take the training median, then `(x - mean) / scale`
@@ -72,13 +55,14 @@ struct Preprocessor: Sendable {
         self.inverseScales = inverse
     }
 
-    /// Fits every step on the given columns (already restricted to training rows).
-    static func fit(features: [FeatureSpec], columns: [FeatureColumn]) -> Preprocessor {
+    /// Fits every step on the given columns (already restricted to training rows); `sorted` may hold the
+    /// finite values of numeric columns already sorted (see `Statistics.sortedFinite`) to save sorting twice.
+    static func fit(features: [FeatureSpec], columns: [FeatureColumn], sorted: [[Double]?] = []) -> Preprocessor {
         var steps = [Step]()
-        for (spec, column) in zip(features, columns) {
+        for (f, (spec, column)) in zip(features, columns).enumerated() {
             switch (spec.type, column) {
             case (.numeric, .numeric(let values)):
-                steps.append(fitNumeric(values))
+                steps.append(fitNumeric(values, sorted: f < sorted.count ? sorted[f] : nil))
             case (.categorical, .categorical(let values)):
                 steps.append(fitCategorical(values))
             case (.numeric, .categorical(let values)):
@@ -90,8 +74,8 @@ struct Preprocessor: Sendable {
         return Preprocessor(features: features, steps: steps)
     }
 
-    static func fitNumeric(_ values: [Double]) -> Step {
-        let present = Statistics.sortedFinite(values)
+    static func fitNumeric(_ values: [Double], sorted: [Double]? = nil) -> Step {
+        let present = sorted ?? Statistics.sortedFinite(values)
         guard !present.isEmpty else { return .numeric(fill: 0, mean: 0, scale: 1) }
         let median = Statistics.quantile(sorted: present, 0.5)
         var sum = 0.0

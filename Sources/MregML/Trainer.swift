@@ -1,114 +1,6 @@
 import Foundation
 import MregCore
 
-/// A progress report while training, for a terminal progress line.
-public struct TrainProgress: Sendable, Equatable {
-    /// 1-based trial number.
-    public var trial: Int
-    /// Number of trials planned.
-    public var trials: Int
-    /// Epoch (mlp) or boosting iteration (gbdt) within the trial, when the algorithm has them.
-    public var epoch: Int?
-    /// The most epochs or iterations the trial may run.
-    public var epochs: Int?
-    /// A short line for a terminal, like `trial 2/5: epoch 13/200`.
-    public var message: String
-}
-
-/// Everything `train` needs: the data, the target, and the choices `mreg train` exposes.
-public struct TrainRequest: Sendable {
-    /// The data, header included.
-    public var table: Table
-    /// File name used in error messages.
-    public var source: String
-    /// Column to predict.
-    public var target: String
-    /// Inferred when nil: a target whose values are all numbers and that has a non-integer value or more
-    /// than 20 distinct values is regression, anything else classification.
-    public var task: Task?
-    /// Defaults to logistic (classification) or linear (regression).
-    public var algorithm: Algorithm?
-    /// `--param KEY=VALUE` pairs; fixed during a search.
-    public var params: [String: String]
-    /// Parameter sets to try (see docs/algorithms.md); 1 trains the given or default parameters.
-    public var trials: Int = 1
-    /// Share of rows held out for test, and then of the rest for validation.
-    public var holdout: Double = 0.2
-    /// Seeds the split, the search and the algorithms' randomness.
-    public var seed: UInt64 = 42
-    /// Overrides of the inferred feature types.
-    public var featureTypes: [String: FeatureType] = [:]
-    /// Feature columns in order; nil = every column except the target, in file order.
-    public var features: [String]? = nil
-    /// Called at the start of each trial and after each epoch or boosting iteration.
-    public var progress: (@Sendable (TrainProgress) -> Void)? = nil
-
-    /// A request with `mreg train`'s defaults; `source` defaults to the table's.
-    public init(table: Table, source: String? = nil, target: String, task: Task? = nil, algorithm: Algorithm? = nil,
-                params: [String: String] = [:], trials: Int = 1, holdout: Double = 0.2, seed: UInt64 = 42,
-                featureTypes: [String: FeatureType] = [:], features: [String]? = nil,
-                progress: (@Sendable (TrainProgress) -> Void)? = nil) {
-        self.table = table
-        self.source = source ?? table.source
-        self.target = target
-        self.task = task
-        self.algorithm = algorithm
-        self.params = params
-        self.trials = trials
-        self.holdout = holdout
-        self.seed = seed
-        self.featureTypes = featureTypes
-        self.features = features
-        self.progress = progress
-    }
-}
-
-/// One trained parameter set of a search.
-public struct TrialRecord: Sendable, Equatable {
-    /// The full resolved parameters.
-    public var params: [String: JSONValue]
-    /// Metrics on the validation rows (the training rows when there are none).
-    public var validationMetrics: [String: Double]
-    /// Wall-clock training and scoring time (never written to the artifact).
-    public var seconds: Double
-    /// Epochs (mlp), boosting iterations (gbdt) or solver iterations (logistic) actually run; nil for linear.
-    public var iterations: Int?
-}
-
-/// The result of `train`: the best model, its artifact and baseline, and how the search went.
-public struct TrainOutcome: Sendable {
-    /// The task trained, given or inferred.
-    public var task: Task
-    /// The algorithm trained, given or the task's default.
-    public var algorithm: Algorithm
-    /// Input columns in schema order with their types.
-    public var features: [FeatureSpec]
-    /// Sorted class labels; nil for regression.
-    public var classes: [String]?
-    /// The best trial's full resolved params.
-    public var params: [String: JSONValue]
-    /// Every trial in the order run.
-    public var trials: [TrialRecord]
-    /// Index into `trials`.
-    public var bestTrial: Int
-    /// `model.json` content.
-    public var artifact: JSONValue
-    /// "validation" and "test" -> metric -> value (a part with no rows is left out).
-    public var metrics: [String: [String: Double]]
-    /// Confusion matrix on the test rows in class order; nil for regression or an empty test part.
-    public var testConfusionMatrix: [[Int]]?
-    /// `baseline.json` content.
-    public var baseline: JSONValue
-    /// Rows in "train", "validation", "test".
-    public var splitSizes: [String: Int]
-    /// The table rows (0-based data rows) of each part.
-    public var split: DataSplit
-    /// Rows left out because their target is missing.
-    public var droppedRows: Int
-    /// The trained model, ready to predict.
-    public var model: Model
-}
-
 /// Trains a model as `mreg train` does: infer, split, preprocess, search, score, and package.
 public func train(_ request: TrainRequest) throws(MLError) -> TrainOutcome {
     try Trainer.run(request)
@@ -216,7 +108,12 @@ enum Trainer {
         if case .classes(let y, _) = targets { strata = y }
         let local = DataSplit.make(count: kept.count, holdout: request.holdout, seed: request.seed, strata: strata)
         let trainColumns = raw.map { $0.subset(local.train) }
-        let preprocessor = Preprocessor.fit(features: specs, columns: trainColumns)
+        // Sorted training values of numeric columns, shared by the median and the baseline.
+        let sortedTrain: [[Double]?] = zip(specs, trainColumns).map { spec, column in
+            if spec.type == .numeric, case .numeric(let values) = column { return Statistics.sortedFinite(values) }
+            return nil
+        }
+        let preprocessor = Preprocessor.fit(features: specs, columns: trainColumns, sorted: sortedTrain)
         let trainX = preprocessor.transform(trainColumns, rowCount: local.train.count)
         let validationX = preprocessor.transform(raw.map { $0.subset(local.validation) }, rowCount: local.validation.count)
         let testX = preprocessor.transform(raw.map { $0.subset(local.test) }, rowCount: local.test.count)
@@ -270,7 +167,8 @@ enum Trainer {
             confusion = report.confusion
         }
         let baseline = Baseline.make(features: specs, columns: trainColumns, target: request.target,
-                                     targetColumn: targetForBaseline.subset(local.train), rows: local.train.count)
+                                     targetColumn: targetForBaseline.subset(local.train), rows: local.train.count,
+                                     sorted: sortedTrain)
         let split = DataSplit(train: local.train.map { kept[$0] }, validation: local.validation.map { kept[$0] },
                               test: local.test.map { kept[$0] })
         return TrainOutcome(

@@ -217,10 +217,9 @@ struct InferReader {
         return try string()
     }
 
-    mutating func parseShape(index: Int) throws(ServerError) -> [Double] {
-        var dims = [Double]()
-        dims.reserveCapacity(2)
-        guard try openArray("'inputs[\(index)].shape'") else { return dims }
+    mutating func parseShape(index: Int) throws(ServerError) -> TensorShape {
+        var shape = TensorShape()
+        guard try openArray("'inputs[\(index)].shape'") else { return shape }
         repeat {
             skipWhitespace()
             guard pos < end else { throw fail("unexpected end of data") }
@@ -229,9 +228,10 @@ struct InferReader {
                 try skipValue(depth: 4)
                 throw ServerError.invalidRequest("'inputs[\(index)].shape' must hold whole numbers")
             }
-            dims.append(try number())
+            guard shape.rank < 32 else { throw ServerError.invalidRequest("'inputs[\(index)].shape' has more than 32 dimensions") }
+            shape.append(try number())
         } while try next(close: UInt8(ascii: "]"))
-        return dims
+        return shape
     }
 
     mutating func parseOutputs() throws(ServerError) -> [String] {

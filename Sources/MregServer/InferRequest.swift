@@ -10,17 +10,18 @@ enum TensorType: String, Sendable, CaseIterable {
 
     var isFloat: Bool { self == .fp16 || self == .fp32 || self == .fp64 }
 
-    /// The integer range of an INT or UINT type, nil for the others.
-    var integerRange: ClosedRange<Double>? {
+    /// The integer range of an INT or UINT type, nil for the others; upper bounds are exclusive powers
+    /// of two, which a Double holds exactly.
+    var integerRange: Range<Double>? {
         switch self {
-        case .uint8: return 0...255
-        case .uint16: return 0...65535
-        case .uint32: return 0...4_294_967_295
-        case .uint64: return 0...18_446_744_073_709_551_615
-        case .int8: return -128...127
-        case .int16: return -32768...32767
-        case .int32: return -2_147_483_648...2_147_483_647
-        case .int64: return -9_223_372_036_854_775_808...9_223_372_036_854_775_807
+        case .uint8: return 0..<0x1p8
+        case .uint16: return 0..<0x1p16
+        case .uint32: return 0..<0x1p32
+        case .uint64: return 0..<0x1p64
+        case .int8: return -0x1p7..<0x1p7
+        case .int16: return -0x1p15..<0x1p15
+        case .int32: return -0x1p31..<0x1p31
+        case .int64: return -0x1p63..<0x1p63
         default: return nil
         }
     }
@@ -29,16 +30,27 @@ enum TensorType: String, Sendable, CaseIterable {
 
     /// The datatype spelled by `count` bytes at `p`, without making a string.
     @inline(__always) static func parse(_ p: UnsafePointer<UInt8>, count: Int) -> TensorType? {
-        // Names are at most 6 bytes: pack them into an integer and compare once.
+        // Names are 4 to 6 bytes: pack them into an integer and switch on it.
         guard count >= 4, count <= 6 else { return nil }
         var key: UInt64 = 0
         for i in 0..<count { key = key << 8 | UInt64(p[i]) }
-        return packed[key]
+        switch key {
+        case 0x4650_3634: return .fp64  // FP64
+        case 0x4650_3332: return .fp32
+        case 0x4650_3136: return .fp16
+        case 0x4259_5445_53: return .bytes  // BYTES
+        case 0x494E_5436_34: return .int64  // INT64
+        case 0x494E_5433_32: return .int32
+        case 0x494E_5431_36: return .int16
+        case 0x494E_5438: return .int8
+        case 0x5549_4E54_3634: return .uint64  // UINT64
+        case 0x5549_4E54_3332: return .uint32
+        case 0x5549_4E54_3136: return .uint16
+        case 0x5549_4E54_38: return .uint8
+        case 0x424F_4F4C: return .bool  // BOOL
+        default: return nil
+        }
     }
-
-    private static let packed: [UInt64: TensorType] = Dictionary(uniqueKeysWithValues: allCases.map { t in
-        (t.rawValue.utf8.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, t)
-    })
 }
 
 /// The values of a tensor's `data`, flattened row-major; the kind is decided by the first non-null element.
@@ -70,7 +82,7 @@ struct InferTensor: Sendable {
     /// The datatype, or nil with `datatype` set when it is not one the protocol defines.
     var type: TensorType?
     var datatype: String?
-    var shape: [Double]?
+    var shape: TensorShape?
     var data: TensorData?
 }
 
@@ -80,4 +92,24 @@ struct InferRequest: Sendable {
     var inputs: [InferTensor]?
     /// Names of the requested outputs; nil for all.
     var outputs: [String]?
+}
+
+/// A shape as sent: its first two dimensions inline (no allocation for the usual `[N]` and `[N, F]`),
+/// the rest in an array; checked later so errors can name the tensor.
+struct TensorShape: Sendable {
+    var rank = 0
+    var d0 = 0.0
+    var d1 = 0.0
+    var more: [Double]? = nil
+
+    mutating func append(_ d: Double) {
+        switch rank {
+        case 0: d0 = d
+        case 1: d1 = d
+        default: more = (more ?? []) + [d]
+        }
+        rank += 1
+    }
+
+    var dims: [Double] { ([d0, d1] + (more ?? [])).prefix(rank).map { $0 } }
 }

@@ -18,119 +18,144 @@ extension LoadedVersion {
         guard !tensors.isEmpty else { throw .invalidRequest("'inputs' is empty") }
         let outputs = try checkOutputs(request.outputs)
         let features = model.features
-        var checked = [(name: String, feature: Int?, type: TensorType, shape: [Int], data: TensorData)]()
-        checked.reserveCapacity(tensors.count)
-        for (i, t) in tensors.enumerated() {
-            guard let name = t.name else { throw .invalidRequest("'inputs[\(i)]' has no 'name'") }
-            var label: String { "tensor '\(ServerError.clip(name))'" }
-            guard let type = t.type else {
-                guard let typeText = t.datatype else { throw .invalidRequest("\(label) has no 'datatype'") }
-                throw .invalidRequest("\(label) has unknown datatype '\(ServerError.clip(typeText))'")
+
+        // A single tensor that is not named after a feature (or is [N, F]) is the whole matrix.
+        if tensors.count == 1 {
+            let shape = try checkTensor(tensors[0], index: 0)
+            let feature = tensors[0].feature ?? tensors[0].name.flatMap { featureIndex[$0] }
+            if feature == nil || (shape.rank == 2 && shape.d1 == features.count && features.count > 1) {
+                return CheckedInput(input: try matrix(tensors[0], shape), outputs: outputs)
             }
-            guard let rawShape = t.shape else { throw .invalidRequest("\(label) has no 'shape'") }
-            guard let data = t.data else { throw .invalidRequest("\(label) has no 'data'") }
-            var shape = [Int]()
-            shape.reserveCapacity(rawShape.count)
-            var product = 1
-            for d in rawShape {
-                guard d == d.rounded(), d.isFinite else {
-                    throw .invalidRequest("\(label) has a non-integer dimension \(d) in its shape")
-                }
-                guard d >= 0 else { throw .invalidRequest("\(label) has a negative dimension \(Int64(d)) in its shape") }
-                guard d < 1e12 else { throw .invalidRequest("\(label) has a dimension too large: \(Int64(d))") }
-                let (m, overflow) = product.multipliedReportingOverflow(by: Int(d))
-                guard !overflow, m < 1 << 40 else { throw .invalidRequest("\(label) has a shape with too many elements") }
-                product = m
-                shape.append(Int(d))
-            }
-            guard !shape.isEmpty else { throw .invalidRequest("\(label) has an empty shape") }
-            guard product == data.count else {
-                throw .invalidRequest("\(label) has shape \(shapeText(shape)) (\(product) elements) but \(data.count) values in 'data'")
-            }
-            try checkElements(data, type: type, label: label)
-            checked.append((name, t.feature ?? featureIndex[name], type, shape, data))
         }
 
-        // A single tensor that is not named after a feature is the whole matrix.
-        if checked.count == 1, checked[0].feature == nil || (checked[0].shape.count == 2 && checked[0].shape[1] == features.count && features.count > 1) {
-            let t = checked[0]
-            guard t.shape.count == 2, t.shape[1] == features.count else {
-                if t.feature == nil && t.shape.count != 2 {
-                    throw .invalidRequest("unknown input '\(ServerError.clip(t.name))' (inputs: \(featureList))")
-                }
-                throw .invalidRequest("tensor '\(ServerError.clip(t.name))' has shape \(shapeText(t.shape)), expected [N, \(features.count)] with the features in schema order (\(featureList))")
-            }
-            guard t.type.isNumeric else {
-                throw .invalidRequest("tensor '\(ServerError.clip(t.name))' has datatype \(t.type.rawValue); a [N, F] tensor must be FP32, FP64 or an integer type")
-            }
-            let rows = t.shape[0]
-            let width = features.count
-            var columns = [FeatureColumn]()
-            columns.reserveCapacity(width)
-            if case .numbers(let values, _) = t.data {
-                values.withUnsafeBufferPointer { v in
-                    for j in 0..<width {
-                        columns.append(.numeric((0..<rows).map { v[$0 * width + j] }))
-                    }
-                }
-            } else {
-                for _ in 0..<width { columns.append(.numeric([Double](repeating: .nan, count: rows))) }
-            }
-            return CheckedInput(input: ModelInput(columns: columns, rowCount: rows), outputs: outputs)
-        }
-
-        var columns = [FeatureColumn?](repeating: nil, count: features.count)
+        var columns = [FeatureColumn](repeating: .numeric([]), count: features.count)
+        var given = [Bool](repeating: false, count: features.count)
         var rows = -1
-        for t in checked {
-            guard let f = t.feature else {
-                throw .invalidRequest("unknown input '\(ServerError.clip(t.name))' (inputs: \(featureList))")
+        for i in tensors.indices {
+            let shape = try checkTensor(tensors[i], index: i)
+            let name = tensors[i].name!
+            guard let f = tensors[i].feature ?? featureIndex[name] else {
+                throw .invalidRequest("unknown input '\(ServerError.clip(name))' (inputs: \(featureList))")
             }
-            guard columns[f] == nil else { throw .invalidRequest("input '\(ServerError.clip(t.name))' is given twice") }
-            guard t.shape.count == 1 || (t.shape.count == 2 && t.shape[1] == 1) else {
-                throw .invalidRequest("input '\(ServerError.clip(t.name))' has shape \(shapeText(t.shape)), expected [N] or [N, 1]")
+            guard !given[f] else { throw .invalidRequest("input '\(ServerError.clip(name))' is given twice") }
+            given[f] = true
+            guard shape.rank == 1 || (shape.rank == 2 && shape.d1 == 1) else {
+                throw .invalidRequest("input '\(ServerError.clip(name))' has shape \(shape.text), expected [N] or [N, 1]")
             }
             if rows < 0 {
-                rows = t.shape[0]
-            } else if t.shape[0] != rows {
-                throw .invalidRequest("input '\(ServerError.clip(t.name))' has \(t.shape[0]) rows, other inputs have \(rows)")
+                rows = shape.d0
+            } else if shape.d0 != rows {
+                throw .invalidRequest("input '\(ServerError.clip(name))' has \(shape.d0) rows, other inputs have \(rows)")
             }
-            let spec = features[f]
-            switch spec.type {
+            let type = tensors[i].type!
+            switch features[f].type {
             case .numeric:
-                guard t.type.isNumeric else {
-                    throw .invalidRequest("input '\(ServerError.clip(t.name))' is numeric, so its datatype must be FP32, FP64 or an integer type, not \(t.type.rawValue)")
+                guard type.isNumeric else {
+                    throw .invalidRequest("input '\(ServerError.clip(name))' is numeric, so its datatype must be FP32, FP64 or an integer type, not \(type.rawValue)")
                 }
-                if case .numbers(let values, _) = t.data {
-                    columns[f] = .numeric(values)
-                } else {
-                    columns[f] = .numeric([Double](repeating: .nan, count: t.data.count))
+                switch tensors[i].data! {
+                case .numbers(let values, _): columns[f] = .numeric(values)
+                case let other: columns[f] = .numeric([Double](repeating: .nan, count: other.count))
                 }
             case .categorical:
-                switch t.data {
-                case .strings(let values) where t.type == .bytes:
+                switch tensors[i].data! {
+                case .strings(let values) where type == .bytes:
                     columns[f] = .categorical(values)
-                case .numbers(let values, _) where t.type.integerRange != nil:
+                case .numbers(let values, _) where type.integerRange != nil:
                     // Integer codes stand for their text (`2007`), as in the training CSV.
                     columns[f] = .numeric(values)
-                case .nulls(let n) where t.type == .bytes || t.type.integerRange != nil:
+                case .nulls(let n) where type == .bytes || type.integerRange != nil:
                     columns[f] = .categorical([String?](repeating: nil, count: n))
                 default:
-                    throw .invalidRequest("input '\(ServerError.clip(t.name))' is categorical, so its datatype must be BYTES (or an integer type), not \(t.type.rawValue)")
+                    throw .invalidRequest("input '\(ServerError.clip(name))' is categorical, so its datatype must be BYTES (or an integer type), not \(type.rawValue)")
                 }
             }
         }
-        for (f, c) in columns.enumerated() where c == nil {
+        if let f = given.firstIndex(of: false) {
             throw .invalidRequest("missing input for feature '\(features[f].name)' (inputs: \(featureList))")
         }
-        return CheckedInput(input: ModelInput(columns: columns.map { $0! }, rowCount: max(rows, 0)), outputs: outputs)
+        return CheckedInput(input: ModelInput(columns: columns, rowCount: max(rows, 0)), outputs: outputs)
+    }
+
+    /// A checked shape: whole, non-negative dimensions; `d0`/`d1` are the first two.
+    struct Shape {
+        var rank: Int
+        var d0: Int
+        var d1: Int
+        var raw: TensorShape
+        var text: String { LoadedVersion.text(raw) }
+    }
+
+    /// Checks one tensor on its own: name, datatype, shape against the number of values, element kinds.
+    private func checkTensor(_ t: InferTensor, index i: Int) throws(ServerError) -> Shape {
+        guard let name = t.name else { throw .invalidRequest("'inputs[\(i)]' has no 'name'") }
+        var label: String { "tensor '\(ServerError.clip(name))'" }
+        guard let type = t.type else {
+            guard let typeText = t.datatype else { throw .invalidRequest("\(label) has no 'datatype'") }
+            throw .invalidRequest("\(label) has unknown datatype '\(ServerError.clip(typeText))'")
+        }
+        guard let raw = t.shape else { throw .invalidRequest("\(label) has no 'shape'") }
+        guard let data = t.data else { throw .invalidRequest("\(label) has no 'data'") }
+        guard raw.rank > 0 else { throw .invalidRequest("\(label) has an empty shape") }
+        var product = 1
+        var shape = Shape(rank: raw.rank, d0: 0, d1: 0, raw: raw)
+        for k in 0..<raw.rank {
+            let d = k == 0 ? raw.d0 : k == 1 ? raw.d1 : raw.more![k - 2]
+            guard d == d.rounded(), d.isFinite else {
+                throw .invalidRequest("\(label) has a non-integer dimension \(d) in its shape")
+            }
+            guard d >= 0 else { throw .invalidRequest("\(label) has a negative dimension \(Int64(d)) in its shape") }
+            guard d < 1e12 else { throw .invalidRequest("\(label) has a dimension too large: \(Int64(d))") }
+            let (m, overflow) = product.multipliedReportingOverflow(by: Int(d))
+            guard !overflow, m < 1 << 40 else { throw .invalidRequest("\(label) has a shape with too many elements") }
+            product = m
+            if k == 0 { shape.d0 = Int(d) } else if k == 1 { shape.d1 = Int(d) }
+        }
+        guard product == data.count else {
+            throw .invalidRequest("\(label) has shape \(shape.text) (\(product) elements) but \(data.count) values in 'data'")
+        }
+        try checkElements(data, type: type, label: label)
+        return shape
+    }
+
+    private static func text(_ raw: TensorShape) -> String {
+        "[" + raw.dims.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int64($0)) : String($0) }.joined(separator: ", ") + "]"
+    }
+
+    /// A single `[N, F]` tensor: its columns are the features in schema order.
+    private func matrix(_ t: InferTensor, _ shape: Shape) throws(ServerError) -> ModelInput {
+        let features = model.features
+        let name = t.name ?? ""
+        let type = t.type!
+        guard shape.rank == 2, shape.d1 == features.count else {
+            if t.feature == nil && featureIndex[name] == nil && shape.rank != 2 {
+                throw .invalidRequest("unknown input '\(ServerError.clip(name))' (inputs: \(featureList))")
+            }
+            throw .invalidRequest("tensor '\(ServerError.clip(name))' has shape \(shape.text), expected [N, \(features.count)] with the features in schema order (\(featureList))")
+        }
+        guard type.isNumeric else {
+            throw .invalidRequest("tensor '\(ServerError.clip(name))' has datatype \(type.rawValue); a [N, F] tensor must be FP32, FP64 or an integer type")
+        }
+        let rows = shape.d0
+        let width = features.count
+        var columns = [FeatureColumn]()
+        columns.reserveCapacity(width)
+        if case .numbers(let values, _) = t.data! {
+            values.withUnsafeBufferPointer { v in
+                for j in 0..<width {
+                    columns.append(.numeric((0..<rows).map { v[$0 * width + j] }))
+                }
+            }
+        } else {
+            for _ in 0..<width { columns.append(.numeric([Double](repeating: .nan, count: rows))) }
+        }
+        return ModelInput(columns: columns, rowCount: rows)
     }
 
     private var featureList: String {
         let names = model.features.prefix(20).map { "'\($0.name)'" }.joined(separator: ", ")
         return model.features.count > 20 ? names + ", ..." : names
     }
-
-    private func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 
     private func checkOutputs(_ requested: [String]?) throws(ServerError) -> UInt8 {
         let all: UInt8 = model.task == .classification ? 3 : 1

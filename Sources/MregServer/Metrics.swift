@@ -156,6 +156,8 @@ final class ServerMetrics: Sendable {
         text += "mreg_model_load_failures_total \(repository.load(0))\n"
         text += "# HELP mreg_model_loads_total Successful load calls (including start-up).\n# TYPE mreg_model_loads_total counter\n"
         text += "mreg_model_loads_total \(repository.load(1))\n"
+        text += "# HELP mreg_model_unloads_total Successful unload calls.\n# TYPE mreg_model_unloads_total counter\n"
+        text += "mreg_model_unloads_total \(repository.load(2))\n"
         text += "# HELP mreg_capture_records_total Inference records written by data capture.\n# TYPE mreg_capture_records_total counter\n"
         text += "mreg_capture_records_total \(capture.load(0))\n"
         text += "# HELP mreg_capture_dropped_total Capture records dropped, by reason; inference is never slowed down by capture.\n# TYPE mreg_capture_dropped_total counter\n"

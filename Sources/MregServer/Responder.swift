@@ -18,6 +18,7 @@ struct Responder: HTTPResponder {
     let server: ModelServer
     let draws = Draws()
     let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+    static let binaryHeader = HTTPField.Name("Inference-Header-Content-Length")!
 
     func respond(to request: Request, context: ServeContext) async throws -> Response {
         let raw = request.head.path ?? "/"
@@ -195,18 +196,20 @@ struct Responder: HTTPResponder {
         let served: LoadedVersion
         do {
             let (entry, named) = try route(table, model, version)
-            served = named ?? entry.pick(draw: draws.percent())
+            served = named ?? entry.pick(draws)
         } catch {
             server.metrics.unrouted.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
             return error.response
         }
-        do {
+        do throws(ServerError) {
             let limit = server.configuration.maxBody
-            if let length = request.headers[.contentLength], let n = Int(length), n > limit {
-                throw ServerError.bodyTooLarge(limit: limit)
-            }
-            if request.headers[HTTPField.Name("Inference-Header-Content-Length")!] != nil {
-                throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+            // One pass over the headers (the subscript joins repeated fields into a new string).
+            for field in request.headers {
+                if field.name == .contentLength {
+                    if let n = Int(field.value), n > limit { throw ServerError.bodyTooLarge(limit: limit) }
+                } else if field.name == Responder.binaryHeader {
+                    throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+                }
             }
             let buffer: ByteBuffer
             do {
@@ -219,12 +222,9 @@ struct Responder: HTTPResponder {
             let response = try respondInfer(buffer, served)
             served.stats.record(status: 200, nanoseconds: monotonicNanos() &- start)
             return response
-        } catch let error as ServerError {
+        } catch {
             served.stats.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
             return error.response
-        } catch {
-            served.stats.record(status: 500, nanoseconds: monotonicNanos() &- start)
-            return ServerError.invalidRequest("\(error)").response
         }
     }
 

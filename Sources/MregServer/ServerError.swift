@@ -29,8 +29,6 @@ public enum ServerError: Error, Equatable, CustomStringConvertible, HTTPResponse
     case notReady(model: String, reason: String)
     /// A repository call without the admin bearer token, or with the wrong one.
     case unauthorized
-    /// The repository endpoints are disabled (no token on a non-loopback address).
-    case repositoryDisabled
     /// A version could not be loaded; the old one (if any) keeps serving.
     case loadFailed(model: String, version: String, reason: String)
     /// A file of the store could not be read or written.
@@ -55,7 +53,6 @@ public enum ServerError: Error, Equatable, CustomStringConvertible, HTTPResponse
             return "model '\(ServerError.clip(model))' has no version '\(ServerError.clip(version))' in the store"
         case .notReady(let model, let reason): return "model '\(model)' is not ready: \(reason)"
         case .unauthorized: return "missing or wrong bearer token (see --admin-token-file)"
-        case .repositoryDisabled: return "the repository api is disabled"
         case .loadFailed(let model, let version, let reason):
             return "cannot load model '\(model)' version '\(version)': \(reason)"
         case .storeIO(let path, let reason): return "'\(path)': \(reason)"
@@ -72,7 +69,6 @@ public enum ServerError: Error, Equatable, CustomStringConvertible, HTTPResponse
         case .methodNotAllowed: return .methodNotAllowed
         case .notReady: return .serviceUnavailable
         case .unauthorized: return .unauthorized
-        case .repositoryDisabled: return .forbidden
         case .loadFailed: return .unprocessableContent
         case .storeIO, .invalidConfiguration: return .internalServerError
         }

@@ -33,10 +33,10 @@ final class ModelEntry: Sendable {
         readyBody = Array(JSONValue.object(["name": .string(name), "ready": true]).encoded())
     }
 
-    /// The version a request without a version goes to; `draw` is uniform in 0..<100.
-    @inline(__always) func pick(draw: Int) -> LoadedVersion {
-        if let canary, draw < canary.weight { return canary.version }
-        return stable
+    /// The version a request without a version goes to: the canary for `weight` percent of draws.
+    @inline(__always) func pick(_ draws: Draws) -> LoadedVersion {
+        guard let canary else { return stable }
+        return draws.percent() < canary.weight ? canary.version : stable
     }
 }
 

@@ -11,6 +11,7 @@ import Testing
         defer { store.remove() }
         store.add("penguins", "v1", Models.species)
         store.add("mass", "v1", Models.mass)
+        store.add("measures", "v1", Models.massNumeric)
         let server = try ServerProcess(store: store.path)
         defer { server.stop() }
 
@@ -65,8 +66,7 @@ import Testing
             start = range.upperBound
         }
 
-        // The same rows as one [N, F] matrix in schema order (numeric model needed: categorical features
-        // are sent as integer codes only, so use the regression model's numeric features via tensors instead).
+        // A regression model, one tensor per feature.
         let massModel = Models.mass.model
         let massInput = Models.input(massModel, rows: 0..<50)
         let massReply = try await server.post("/v2/models/mass/versions/v1/infer", inferBody(massModel, massInput))
@@ -76,5 +76,45 @@ import Testing
         #expect(massReply.json?["outputs"]?.arrayValue?.first?["name"] == "value")
         #expect(massReply.json?["outputs"]?.arrayValue?.first?["datatype"] == "FP64")
         #expect(massReply.json?["id"] == nil)
+
+        // An all-numeric model takes one [N, F] tensor in schema order, flat or nested.
+        let measures = Models.massNumeric.model
+        let rowsInput = Models.input(measures, rows: 0..<40)
+        var flat = [String]()
+        var nested = [String]()
+        for r in 0..<40 {
+            let row = rowsInput.columns.map { c -> String in
+                guard case .numeric(let v) = c else { return "null" }
+                return v[r].isFinite ? "\(v[r])" : "null"
+            }
+            flat += row
+            nested.append("[" + row.joined(separator: ",") + "]")
+        }
+        let expectedMeasures = measures.predict(rowsInput).values!.map(\.bitPattern)
+        for data in [flat.joined(separator: ","), nested.joined(separator: ",")] {
+            let reply = try await server.post("/v2/models/measures/infer",
+                #"{"inputs":[{"name":"input__0","datatype":"FP64","shape":[40,3],"data":[\#(data)]}]}"#)
+            #expect(reply.status == 200, "\(reply.text)")
+            let got = reply.json?["outputs"]?.arrayValue?.first?["data"]?.arrayValue?.map { ($0.doubleValue ?? .nan).bitPattern }
+            #expect(got == expectedMeasures)
+        }
+    }
+
+    /// `Expect: 100-continue` gets an interim 100 before the body is sent, then the real answer.
+    @Test func expectContinue() async throws {
+        let store = TestStore()
+        defer { store.remove() }
+        store.add("penguins", "v1", Models.species)
+        let server = try ServerProcess(store: store.path)
+        defer { server.stop() }
+        let body = Array(Row.body(id: "expect").utf8)
+        let c = try RawConnection(port: server.port)
+        c.send("POST /v2/models/penguins/infer HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\n\r\n")
+        let interim = String(decoding: c.receiveSome(), as: UTF8.self)
+        #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
+        c.send(body)
+        let response = try #require(c.readResponse())
+        #expect(response.status == 200)
+        #expect(try JSONValue.parse(response.body)["id"] == "expect")
     }
 }

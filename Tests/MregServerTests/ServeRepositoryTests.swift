@@ -75,6 +75,37 @@ import Testing
         #expect(try await server.get("/v2/models/penguins").json?["versions"] == ["v1"])
     }
 
+    /// A request whose headers arrived before a swap is answered by the version it was routed to,
+    /// even though its body arrives after the swap; an unload does not cut it off either.
+    @Test func inFlightRequestsFinishOnTheirVersion() async throws {
+        let store = penguinsStore()
+        defer { store.remove() }
+        let server = try ServerProcess(store: store.path)
+        defer { server.stop() }
+        let body = Array(Row.body(id: "slow").utf8)
+        func start() throws -> RawConnection {
+            let c = try RawConnection(port: server.port)
+            c.send("POST /v2/models/penguins/infer HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n")
+            c.send(Array(body[0..<(body.count / 2)]))
+            return c
+        }
+        let first = try start()
+        try await _Concurrency.Task.sleep(for: .milliseconds(100))
+        #expect(try await server.admin("/v2/repository/models/penguins/load", #"{"parameters": {"version": "v2"}}"#).status == 200)
+        let second = try start()
+        try await _Concurrency.Task.sleep(for: .milliseconds(100))
+        #expect(try await server.admin("/v2/repository/models/penguins/unload").status == 200)
+        #expect(try await server.post("/v2/models/penguins/infer", Row.body()).status == 404)
+        for (c, version, outcome) in [(first, "v1", Models.species), (second, "v2", Models.speciesV2)] {
+            c.send(Array(body[(body.count / 2)...]))
+            let response = try #require(c.readResponse())
+            #expect(response.status == 200, "\(response.body)")
+            let reply = ServerProcess.Reply(status: response.status, body: Data(response.body.utf8), headers: [:])
+            #expect(reply.json?["model_version"] == .string(version))
+            #expect(Self.probabilities(reply) == Self.expected(outcome))
+        }
+    }
+
     @Test func canaryWeights() async throws {
         let store = penguinsStore()
         defer { store.remove() }

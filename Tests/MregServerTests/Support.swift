@@ -41,6 +41,12 @@ enum Models {
         try! train(TrainRequest(table: penguinsTable, target: "body_mass_g", task: .regression, algorithm: .linear, seed: 42))
     }()
 
+    /// Body mass from three numeric measurements only, for [N, F] matrix requests.
+    static let massNumeric: TrainOutcome = {
+        try! train(TrainRequest(table: penguinsTable, target: "body_mass_g", task: .regression, algorithm: .linear,
+                                seed: 42, features: ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]))
+    }()
+
     /// The rows of the penguins table, in the model's feature order, as the server would get them.
     static func input(_ model: Model, rows: Range<Int>) -> ModelInput {
         let full = try! model.input(from: penguinsTable)

@@ -98,12 +98,12 @@ public final class ModelServer: Sendable {
     public func run(log: @escaping @Sendable (String) -> Void, onListening: @escaping @Sendable (String) -> Void) async throws {
         manager.loadAtStart(log: log)
         capture?.start()
-        var logger = Logger(label: "mreg.serve")
-        logger.logLevel = .critical
+        // Hummingbird tags every request's logger with an id; a no-op handler makes that free.
+        let logger = Logger(label: "mreg.serve", factory: { _ in SwiftLogNoOpLogHandler() })
         let host = configuration.host
         let app = Application(
             responder: Responder(server: self),
-            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(60))),
             configuration: .init(
                 address: .hostname(host, port: configuration.port),
                 serverName: nil,
