@@ -318,7 +318,7 @@ public actor Reconciler {
         guard let signature else { throw RevisionRejected("commit \(commit.short) is not signed (--allowed-signers is set)") }
         do {
             try verifier.verify(armored: signature.signature, data: signature.signedData)
-        } catch let error as SignatureError {
+        } catch {
             throw RevisionRejected("commit \(commit.short): \(error)")
         }
     }

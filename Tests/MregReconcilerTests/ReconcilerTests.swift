@@ -53,6 +53,24 @@ import Testing
         #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v1"))
     }
 
+    @Test func registryInASubfolder() async throws {
+        let lab = try Lab()
+        defer { lab.close() }
+        try FileManager.default.createDirectory(atPath: lab.work + "/ml", withIntermediateDirectories: true)
+        git(["mv", "mreg.yaml", "models", "deploy", "ml/"], in: lab.work)
+        lab.dir.write("work/README.md", "a monorepo\n")
+        lab.push("move the registry to ml/")
+        var config = lab.configuration()
+        let atRoot = try Reconciler(configuration: config)
+        #expect(await atRoot.pass().outcome == .rejected)
+        #expect(atRoot.board.current.failed?.reason.contains("deploy/production.yaml does not exist") == true)
+        config.prefix = "ml/"
+        config.store = lab.dir.sub("store2")
+        let inFolder = try Reconciler(configuration: config)
+        #expect(await inFolder.pass().outcome == .applied)
+        #expect(FileManager.default.fileExists(atPath: lab.dir.sub("store2/penguins/v1/model.json")))
+    }
+
     @Test func hostsAndEmptyManifests() async throws {
         let lab = try Lab()
         defer { lab.close() }
