@@ -70,7 +70,7 @@ final class TrafficCounter: @unchecked Sendable {
         world.promote("    version: v2\n", branch: "promote/penguins-v2")
         let pushed = Date()
         var switched: Date?
-        while Date().timeIntervalSince(pushed) < 10 {
+        while Date().timeIntervalSince(pushed) < 20 {
             if await servedVersion(server) == "v2" {
                 switched = Date()
                 break
@@ -84,7 +84,7 @@ final class TrafficCounter: @unchecked Sendable {
         // One interval (plus jitter) of waiting at most, plus the applying pass; the pass gets a
         // generous allowance because the whole test suite shares two cores with this test
         // (docs/benchmarks-reconcile.md has the figures on a quiet machine).
-        #expect(seconds <= interval * 1.1 + 3, "served v2 \(seconds) s after the push, interval \(interval) s")
+        #expect(seconds <= interval * 1.1 + 5, "served v2 \(seconds) s after the push, interval \(interval) s")
         #expect(traffic.failed.isEmpty, "failed requests: \(traffic.failed.prefix(10))")
         #expect(traffic.ok > 5)
 
@@ -206,11 +206,9 @@ final class TrafficCounter: @unchecked Sendable {
         }
         #expect(interrupted.filter { $0 == "staging" }.count >= 1, "killed mid-stage: \(interrupted)")
     }
-}
 
-/// Three hosts on loopback, each with its own server and reconciler, converge on one commit
-/// (scripts/fleet.sh does the same in network namespaces, and measures it).
-@Suite(.serialized) struct ReconcileFleetTests {
+    /// Three hosts on loopback, each with its own server and reconciler, converge on one commit
+    /// (scripts/fleet.sh does the same in network namespaces, and measures it).
     @Test func threeHostsConvergeOnOneCommit() async throws {
         let world = try ReconcileWorld("e2e-fleet")
         defer { world.close() }
@@ -232,15 +230,15 @@ final class TrafficCounter: @unchecked Sendable {
         world.promote("    version: v2\n", branch: "promote/penguins-v2")
         let pushed = Date()
         var all = false
-        while !all && Date().timeIntervalSince(pushed) < 15 {
+        while !all && Date().timeIntervalSince(pushed) < 30 {
             var versions = [String?]()
             for server in servers { versions.append(await servedVersion(server)) }
             all = versions.allSatisfy { $0 == "v2" }
             if !all { try await Task.sleep(nanoseconds: 20_000_000) }
         }
-        #expect(all, "not every host serves v2 after 15 s")
+        #expect(all, "not every host serves v2 after 30 s")
         // Loose: the suite shares the machine; scripts/fleet.sh measures it on a quiet one.
-        #expect(Date().timeIntervalSince(pushed) < 8, "push to all hosts serving: \(Date().timeIntervalSince(pushed)) s")
+        #expect(Date().timeIntervalSince(pushed) < 12, "push to all hosts serving: \(Date().timeIntervalSince(pushed)) s")
         let tip = git(["rev-parse", "main"], in: world.work).stdout
         try await Task.sleep(nanoseconds: 300_000_000)
         let fleet = mreg(["status", "--hosts", statuses.joined(separator: ","), "--json"], in: world.dir.path)

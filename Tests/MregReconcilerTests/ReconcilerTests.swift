@@ -64,10 +64,16 @@ import Testing
         let atRoot = try Reconciler(configuration: config)
         #expect(await atRoot.pass().outcome == .rejected)
         #expect(atRoot.board.current.failed?.reason.contains("deploy/production.yaml does not exist") == true)
+        // Another host whose reconciler is told where the registry is.
+        try FileManager.default.createDirectory(atPath: lab.dir.sub("store2"), withIntermediateDirectories: true)
+        let server2 = try ModelServerProcess(store: lab.dir.sub("store2"))
+        defer { server2.stop() }
         config.prefix = "ml/"
         config.store = lab.dir.sub("store2")
+        config.server = server2.url
         let inFolder = try Reconciler(configuration: config)
-        #expect(await inFolder.pass().outcome == .applied)
+        let pass = await inFolder.pass()
+        #expect(pass.outcome == .applied, "\(pass)")
         #expect(FileManager.default.fileExists(atPath: lab.dir.sub("store2/penguins/v1/model.json")))
     }
 
