@@ -7,18 +7,14 @@ struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make this host serve what deploy/ENV.yaml on the main branch says: pull, materialize, load, heal.",
         discussion: """
-            Each interval (with jitter) asks the remote for the branch tip (a ref advertisement, no
-            fetch) and fetches into a bare mirror only when it moved. The versions this host must
-            serve are written to the store atomically (checksums checked), loaded through the
-            server's repository API, checked ready and smoke-tested before traffic switches. A commit
-            that fails anywhere is applied not at all and not retried until the branch moves.
-            --once does one pass: exit 0 when converged, 1 when not. See docs/reconcile.md.
+            Each interval (with jitter) asks the remote for the branch tip (a ref advertisement, no fetch) and fetches into a bare mirror only when it moved. The versions this host must serve are written to the store atomically (checksums checked), loaded through the server's repository API, checked ready and smoke-tested before traffic switches. A commit that fails anywhere is applied not at all and not retried until the branch moves. --once does one pass: exit 0 when converged, 1 when not. See docs/reconcile.md.
 
             Examples:
-              mreg reconcile --repo git://git.example.com/registry.git --env production --host srv-01 \\
-                --server http://127.0.0.1:8080 --store /var/lib/mreg/store --listen 127.0.0.1:9090
-              mreg reconcile --repo ./registry --env staging --host dev --server http://127.0.0.1:8080 \\
-                --store ./store --once
+              mreg reconcile --repo git://git.example.com/registry.git \\
+                --env production --host srv-01 --server http://127.0.0.1:8080 \\
+                --store /var/lib/mreg/store --listen 127.0.0.1:9090
+              mreg reconcile --repo ./registry --env staging --host dev \\
+                --server http://127.0.0.1:8080 --store ./store --once
             """)
 
     @Option(help: "The registry's Git remote: a URL (git://, ssh://, https://, file://) or a path.")

@@ -13,8 +13,7 @@ struct Status: AsyncParsableCommand {
               mreg status --env production --json
               mreg status --hosts http://10.0.0.5:9090,http://10.0.0.6:9090
 
-            With --hosts, shows the fleet instead: each reconciler's /status (its --listen address).
-            A host that does not answer within 2 s is 'unknown'. Exits 1 unless every host is converged.
+            With --hosts, shows the fleet instead: each reconciler's /status (its --listen address). A host that does not answer within 2 s is 'unknown'. Exits 1 unless every host is converged.
             """)
 
     @OptionGroup var options: RegistryOptions
