@@ -228,7 +228,13 @@ final class Lab: @unchecked Sendable {
         git(["clone", "-q", "--bare", work, dir.sub("remote/registry.git")], in: dir.path)
         git(["remote", "add", "origin", dir.sub("remote/registry.git")], in: work)
         daemon = try GitDaemon(root: dir.sub("remote"))
-        server = try ModelServerProcess(store: store, log: dir.sub("serve.log"), tokenFile: token.map { dir.write("admin-token", $0 + "\n") })
+        do {
+            server = try ModelServerProcess(store: store, log: dir.sub("serve.log"), tokenFile: token.map { dir.write("admin-token", $0 + "\n") })
+        } catch {
+            daemon.stop()
+            dir.remove()
+            throw error
+        }
     }
 
     func close() {
