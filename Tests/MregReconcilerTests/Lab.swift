@@ -3,6 +3,7 @@ import MregCore
 import MregML
 import MregReconciler
 import MregTestSupport
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -271,7 +272,7 @@ final class Lab: @unchecked Sendable {
     func commit(_ message: String, extra: [String] = []) -> String {
         git(["add", "-A"], in: work)
         let r = git(extra + ["commit", "-q", "--allow-empty", "-m", message], in: work)
-        precondition(r.status == 0, r.stderr)
+        #expect(r.status == 0, "git commit: \(r.stderr)")
         return git(["rev-parse", "HEAD"], in: work).stdout
     }
 
@@ -280,7 +281,7 @@ final class Lab: @unchecked Sendable {
     func push(_ message: String, extra: [String] = []) -> String {
         let id = commit(message, extra: extra)
         let r = git(["push", "-q", "origin", "main"], in: work)
-        precondition(r.status == 0, r.stderr)
+        #expect(r.status == 0, "git push: \(r.stderr)")
         return id
     }
 
