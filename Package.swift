@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MregCore", targets: ["MregCore"]),
         .library(name: "MregML", targets: ["MregML"]),
         .library(name: "MregRegistry", targets: ["MregRegistry"]),
+        .library(name: "MregReconciler", targets: ["MregReconciler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,11 +28,16 @@ let package = Package(
         .target(name: "MregML", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
         .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregTemplates"]),
+        // libcrypto (Debian libssl-dev) for SSH signature checks; only MregReconciler calls it.
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(
+            name: "MregReconciler",
+            dependencies: ["MregRegistry", "MregGit", "MregCore", "CCrypto", .product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "MregServer", dependencies: ["MregCore", "MregML", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "mreg",
             dependencies: [
-                "MregRegistry", "MregML", "MregServer",
+                "MregRegistry", "MregML", "MregServer", "MregReconciler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +48,9 @@ let package = Package(
         .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
         .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry", "MregTestSupport"]),
         .testTarget(name: "MregServerTests", dependencies: ["MregServer", "MregML", "MregTestSupport"]),
+        .testTarget(
+            name: "MregReconcilerTests",
+            dependencies: ["MregReconciler", "MregRegistry", "MregML", "MregGit", "MregCore", "MregTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )

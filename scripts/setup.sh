@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what mreg needs to build on Debian (libgit2-dev, pkg-config) when it is missing.
+# Installs what mreg needs to build on Debian (libgit2-dev, libssl-dev, pkg-config) when it is missing.
 set -euo pipefail
 need=()
 pkg-config --exists libgit2 2>/dev/null || need+=(libgit2-dev)
+# libcrypto: the reconciler checks SSH commit signatures with it (Sources/CCrypto).
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v git >/dev/null 2>&1 || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then

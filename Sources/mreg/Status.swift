@@ -1,15 +1,19 @@
 import ArgumentParser
 import Foundation
 import MregCore
+import MregReconciler
 import MregRegistry
 
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what each environment serves according to main, since when, by whom, and whether gates pass.",
         discussion: """
             Examples:
               mreg status
               mreg status --env production --json
+              mreg status --hosts http://10.0.0.5:9090,http://10.0.0.6:9090
+
+            With --hosts, shows the fleet instead: each reconciler's /status (its --listen address). A host that does not answer within 2 s is 'unknown'. Exits 1 unless every host is converged.
             """)
 
     @OptionGroup var options: RegistryOptions
@@ -20,7 +24,14 @@ struct Status: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() throws {
+    @Option(help: "Comma-separated reconciler status URLs (their --listen addresses): show the fleet table.")
+    var hosts: String?
+
+    func run() async throws {
+        if let hosts {
+            try await fleet(hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            return
+        }
         let status = try options.open().status(environment: env)
         if json {
             printJSON(["environments": .array(status.map { e in
@@ -50,5 +61,41 @@ struct Status: ParsableCommand {
             }
         }
         print(table(["ENVIRONMENT", "MODEL", "SERVES", "SINCE (UTC)", "COMMIT", "BY", "GATES"], rows))
+    }
+}
+
+extension Status {
+    /// The fleet table from each host's /status.
+    func fleet(_ urls: [String]) async throws {
+        guard !urls.isEmpty else { throw ValidationError("--hosts needs at least one URL") }
+        let reports = await FleetStatus.fetch(urls)
+        if json {
+            printJSON(["hosts": .array(reports.map { r in
+                ["url": .string(r.url), "state": .string(r.state), "status": r.status ?? .null,
+                 "error": r.error.map(JSONValue.string) ?? .null]
+            })])
+        } else {
+            var rows = [[String]]()
+            for r in reports {
+                let s = r.status
+                let models = (s?["models"]?.arrayValue ?? []).compactMap { m -> String? in
+                    guard let name = m["name"]?.stringValue else { return nil }
+                    let serving = m["serving"]?["version"]?.stringValue ?? "-"
+                    let canary = m["serving"]?["canary"].flatMap { c in
+                        c["version"]?.stringValue.map { " +\($0) \(c["weight"]?.intValue ?? 0)%" }
+                    } ?? ""
+                    return "\(name)@\(serving)\(canary)"
+                }
+                let problem = r.error ?? (r.state == "converged" ? nil : s?["failed"]?["reason"]?.stringValue ?? s?["lastError"]?["message"]?.stringValue)
+                rows.append([
+                    s?["host"]?.stringValue ?? "?", r.url, r.state,
+                    s?["appliedCommit"]?.stringValue.map { String($0.prefix(12)) } ?? "-",
+                    s?["desiredCommit"]?.stringValue.map { String($0.prefix(12)) } ?? "-",
+                    models.isEmpty ? "-" : models.joined(separator: ", "), problem ?? "",
+                ])
+            }
+            print(table(["HOST", "URL", "STATE", "APPLIED", "DESIRED", "SERVING", "PROBLEM"], rows))
+        }
+        if reports.contains(where: { $0.state != "converged" }) { throw CheckFailed(message: nil) }
     }
 }

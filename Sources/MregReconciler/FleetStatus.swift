@@ -1,0 +1,77 @@
+import Foundation
+import MregCore
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// One host's answer to `GET /status`, or why there was none.
+public struct HostReport: Sendable {
+    public var url: String
+    /// The status document, nil when the host did not answer in time (its state is then `unknown`).
+    public var status: JSONValue?
+    public var error: String?
+
+    /// `converged`, `suspended`, `failed` (the tip was refused), `drift`, or `unknown`.
+    public var state: String {
+        guard let status else { return "unknown" }
+        if status["converged"]?.boolValue == true { return "converged" }
+        if status["suspended"]?.boolValue == true { return "suspended" }
+        if let failed = status["failed"]?["commit"]?.stringValue, failed == status["desiredCommit"]?.stringValue { return "failed" }
+        return "drift"
+    }
+}
+
+/// Asks each reconciler's `--listen` address for its status, all at once.
+public enum FleetStatus {
+    /// `urls` are base URLs (`http://10.0.0.5:9090`) or full `/status` URLs.
+    public static func fetch(_ urls: [String], timeout: TimeInterval = 2) async -> [HostReport] {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        configuration.connectionProxyDictionary = [:]
+        let session = URLSession(configuration: configuration)
+        return await withTaskGroup(of: (Int, HostReport).self) { group in
+            for (i, url) in urls.enumerated() {
+                group.addTask { (i, await fetchOne(url, session: session, timeout: timeout)) }
+            }
+            var out = [HostReport?](repeating: nil, count: urls.count)
+            for await (i, report) in group { out[i] = report }
+            return out.compactMap { $0 }
+        }
+    }
+
+    static func fetchOne(_ url: String, session: URLSession, timeout: TimeInterval) async -> HostReport {
+        var base = url.contains("://") ? url : "http://" + url
+        while base.hasSuffix("/") { base.removeLast() }
+        let full = base.hasSuffix("/status") ? base : base + "/status"
+        guard let target = URL(string: full) else { return HostReport(url: url, status: nil, error: "invalid URL") }
+        var prepared = URLRequest(url: target)
+        prepared.timeoutInterval = timeout
+        let request = prepared
+        // A hard deadline on top of URLSession's: a host that accepts and then stalls is unknown too.
+        let result = await withTaskGroup(of: HostReport?.self) { group in
+            group.addTask {
+                do {
+                    let (data, response) = try await session.data(for: request)
+                    guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
+                        return HostReport(url: url, status: nil, error: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
+                    }
+                    guard let json = try? JSONValue.parse(data), json["schema"]?.intValue == 1 else {
+                        return HostReport(url: url, status: nil, error: "not a reconciler status document")
+                    }
+                    return HostReport(url: url, status: json, error: nil)
+                } catch {
+                    return HostReport(url: url, status: nil, error: (error as NSError).localizedDescription)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: UInt64((timeout + 0.5) * 1e9))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? HostReport(url: url, status: nil, error: "no answer within \(JSONValue.format(timeout))s")
+        }
+        return result
+    }
+}

@@ -1,0 +1,353 @@
+import Foundation
+import MregCore
+import MregGit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a reconciler is set up: where the registry is, which environment and host it serves, and
+/// the server and store it drives.
+public struct ReconcilerConfiguration: Sendable {
+    /// The remote: a URL (`git://`, `ssh://`, `https://`, `file://`) or a local path.
+    public var repository: String
+    public var environment: String
+    public var host: String
+    /// The model server's base URL (`http://127.0.0.1:8080`).
+    public var server: String
+    public var store: String
+    public var branch = "main"
+    /// The registry folder inside the repository (`ml/`), empty at the root.
+    public var prefix = ""
+    public var interval: TimeInterval = 30
+    /// The share of the interval by which each wait is randomly lengthened or shortened.
+    public var jitter = 0.1
+    /// The longest wait after repeated network errors.
+    public var maxBackoff: TimeInterval = 300
+    public var adminToken: String?
+    /// When set, only tips signed by one of these keys are applied.
+    public var verifier: SignatureVerifier?
+    /// The bare mirror; default `STORE/.mreg/mirror.git`.
+    public var mirror: String?
+    /// Report drift and new commits but change nothing.
+    public var suspend = false
+    public var credentials = Credentials()
+    /// Timeout of each call to the model server.
+    public var serverTimeout: TimeInterval = 10
+
+    public init(repository: String, environment: String, host: String, server: String, store: String) {
+        self.repository = repository
+        self.environment = environment
+        self.host = host
+        self.server = server
+        self.store = store
+    }
+}
+
+/// A problem that stops a pass but is worth retrying: the remote or the server did not answer.
+struct TransientError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The reconciler of one host: each pass reads the branch tip's manifest, compares it with what the
+/// store holds and the server serves, and makes them equal — all or nothing per commit.
+public actor Reconciler {
+    public nonisolated let configuration: ReconcilerConfiguration
+    public nonisolated let board: StatusBoard
+    let store: HostStore
+    let client: ServerClient
+    let mirror: Repository
+    let mirrorRef: String
+    var state: PersistedState
+    /// The last revision read (and its signature checked), reused while the tip stays.
+    var cachedRevision: Revision?
+    /// Consecutive passes that ended in a network error, for the backoff.
+    var errorStreak = 0
+    private let lockDescriptor: Int32
+
+    /// Opens (or creates) the store, its control folder and the mirror, takes the store's lock,
+    /// and removes staging leftovers of an earlier run.
+    public init(configuration: ReconcilerConfiguration) throws {
+        let store = try HostStore(root: configuration.store)
+        let fd = open(store.controlDirectory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw StoreError(path: configuration.store, reason: "another reconciler holds its lock (\(store.controlDirectory)/lock)")
+        }
+        store.cleanLeftovers()
+        let mirrorPath = configuration.mirror ?? store.controlDirectory + "/mirror.git"
+        let mirror: Repository
+        do {
+            if FileManager.default.fileExists(atPath: mirrorPath + "/HEAD") {
+                mirror = try Repository.open(at: mirrorPath)
+            } else {
+                try? FileManager.default.removeItem(atPath: mirrorPath)
+                mirror = try Repository.create(at: mirrorPath, bare: true, initialBranch: configuration.branch)
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        var restored = PersistedState()
+        let statePath = store.controlDirectory + "/" + PersistedState.fileName
+        if let data = FileManager.default.contents(atPath: statePath), let json = try? JSONValue.parse(data) {
+            restored = PersistedState(json: json)
+        }
+        let board = StatusBoard(ReconcilerStatus(
+            host: configuration.host, environment: configuration.environment, branch: configuration.branch,
+            remote: redactedURL(configuration.repository), server: configuration.server, intervalSeconds: configuration.interval))
+        board.update { s in
+            s.appliedCommit = restored.appliedCommit
+            s.failed = restored.failed
+            s.passes = restored.passes
+        }
+        self.configuration = configuration
+        self.store = store
+        self.lockDescriptor = fd
+        self.mirror = mirror
+        self.mirrorRef = "refs/heads/" + configuration.branch
+        self.client = ServerClient(baseURL: configuration.server, token: configuration.adminToken, timeout: configuration.serverTimeout)
+        self.state = restored
+        self.board = board
+    }
+
+    deinit {
+        close(lockDescriptor)
+    }
+
+    /// True when the last pass left the host serving what the branch tip asks for.
+    public var converged: Bool { board.current.converged }
+
+    /// Passes until cancelled, waiting the interval (with jitter) between them, or a capped
+    /// exponential backoff after network errors.
+    public func run(onPass: @Sendable (PassRecord) -> Void = { _ in }) async {
+        while !Task.isCancelled {
+            let record = await pass()
+            onPass(record)
+            let delay = nextDelay(after: record)
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+        }
+    }
+
+    func nextDelay(after record: PassRecord) -> TimeInterval {
+        let interval = configuration.interval
+        var delay = interval
+        if record.outcome == .error {
+            errorStreak += 1
+            let cap = max(interval, min(configuration.maxBackoff, interval * 32))
+            delay = min(cap, interval * pow(2, Double(min(errorStreak - 1, 30))))
+        } else {
+            errorStreak = 0
+        }
+        let spread = delay * configuration.jitter
+        return max(0.01, delay + Double.random(in: -spread...spread))
+    }
+
+    // MARK: One pass
+
+    /// One reconciliation pass; never throws: the outcome and its reason are in the record.
+    @discardableResult
+    public func pass() async -> PassRecord {
+        let started = Date()
+        let clock = ContinuousClock.now
+        var outcome: PassOutcome
+        var commit: String?
+        var detail: String?
+        do {
+            (outcome, commit, detail) = try await reconcile()
+        } catch let error as TransientError {
+            (outcome, detail) = (.error, error.description)
+        } catch {
+            (outcome, detail) = (.error, "\(error)")
+        }
+        let elapsed = ContinuousClock.now - clock
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let record = PassRecord(started: started, seconds: seconds, outcome: outcome, commit: commit, detail: detail)
+        let previous = state.passes.last
+        state.record(record)
+        // A pass that repeats the one before (idle, or the same refusal, or the same network error)
+        // is not written: a quiet host does no disk writes.
+        let repeated = previous.map { $0.outcome == outcome && $0.commit == commit && $0.detail == detail } ?? false
+        if !repeated || outcome == .applied || outcome == .healed { persist() }
+        let snapshot = state
+        board.update { s in
+            s.passes = snapshot.passes
+            s.appliedCommit = snapshot.appliedCommit
+            s.failed = snapshot.failed
+            s.counters.passes[outcome, default: 0] += 1
+            s.counters.lastPassSeconds = seconds
+            if outcome == .error {
+                s.lastError = (detail ?? "error", Date())
+            } else if outcome == .rejected {
+                s.lastError = (detail ?? "rejected", Date())
+            }
+            if s.converged { s.counters.lastSuccess = Date() }
+        }
+        return record
+    }
+
+    private func persist() {
+        var data = state.json.encoded(pretty: true)
+        data.append(0x0A)
+        try? store.writeAtomically(store.controlDirectory + "/" + PersistedState.fileName, data)
+    }
+
+    private var suspended: Bool {
+        configuration.suspend || FileManager.default.fileExists(atPath: store.controlDirectory + "/suspend")
+    }
+
+    /// The pass proper: returns the outcome, the commit aimed at and a detail line.
+    private func reconcile() async throws -> (PassOutcome, String?, String?) {
+        let tip = try remoteTip()
+        board.update { $0.desiredCommit = tip.hex }
+        if try mirror.referenceTarget(mirrorRef) != tip {
+            do {
+                try mirror.fetchBranch(configuration.branch, url: configuration.repository, into: mirrorRef, credentials: configuration.credentials)
+            } catch {
+                throw TransientError(description: "fetch failed: \(error)")
+            }
+            board.update { $0.counters.fetches += 1 }
+        }
+
+        // The tip, unless it was refused before (then the applied commit, kept healthy).
+        var rejectedNow: String?
+        var revision: Revision?
+        if state.failed?.commit == tip.hex {
+            // Refused before: not tried again until the branch moves.
+        } else if let cached = cachedRevision, cached.commit == tip {
+            revision = cached
+        } else {
+            do {
+                try checkSignature(tip)
+                revision = try readRevision(tip)
+                cachedRevision = revision
+            } catch let rejected as RevisionRejected {
+                rejectedNow = rejected.reason
+            }
+        }
+        if let reason = rejectedNow { recordFailure(tip, reason) }
+        if revision == nil, let applied = state.appliedCommit, let id = ObjectID(hex: applied), mirror.contains(id) {
+            revision = try? readRevision(id)
+        }
+        let tipRefused = state.failed?.commit == tip.hex
+        guard let revision else {
+            board.update { $0.converged = false }
+            return (.rejected, tip.hex, state.failed?.reason ?? "nothing applied yet")
+        }
+
+        let serving: [String: ServingTarget]
+        do {
+            serving = try await client.serving()
+        } catch {
+            throw TransientError(description: "\(error)")
+        }
+        let plan = try makePlan(revision, serving: serving)
+        publishModels(revision, serving: serving)
+
+        if let refusal = plan.refusal {
+            if revision.commit == tip { recordFailure(tip, refusal) }
+            board.update { $0.converged = false }
+            return (.rejected, tip.hex, refusal)
+        }
+        if plan.isEmpty {
+            let newCommit = state.appliedCommit != revision.commit.hex
+            if revision.commit == tip {
+                state.appliedCommit = tip.hex
+                state.failed = nil
+            }
+            board.update { $0.converged = !tipRefused }
+            if tipRefused { return (.rejected, tip.hex, state.failed?.reason) }
+            return (newCommit ? .applied : .unchanged, revision.commit.hex, nil)
+        }
+        if suspended {
+            board.update {
+                $0.suspended = true
+                $0.converged = false
+            }
+            return (.suspended, revision.commit.hex, "suspended; would " + plan.summary)
+        }
+        board.update { $0.suspended = false }
+
+        let isNewCommit = state.appliedCommit != revision.commit.hex
+        do {
+            try await apply(plan, revision, serving: serving)
+        } catch let rejected as RevisionRejected {
+            if revision.commit == tip && isNewCommit {
+                recordFailure(tip, rejected.reason)
+                board.update { $0.converged = false }
+                return (.rejected, tip.hex, rejected.reason)
+            }
+            // Healing the applied commit failed: keep trying, as for a network error.
+            throw TransientError(description: "healing \(revision.commit.short) failed: \(rejected.reason)")
+        }
+        state.appliedCommit = revision.commit.hex
+        if revision.commit == tip { state.failed = nil }
+        let after = (try? await client.serving()) ?? serving
+        publishModels(revision, serving: after)
+        board.update { $0.converged = !tipRefused }
+        if tipRefused { return (.rejected, tip.hex, state.failed?.reason) }
+        return (isNewCommit ? .applied : .healed, revision.commit.hex, plan.summary)
+    }
+
+    private func remoteTip() throws -> ObjectID {
+        let refs: [String: ObjectID]
+        do {
+            refs = try Repository.remoteReferences(url: configuration.repository, credentials: configuration.credentials)
+        } catch {
+            throw TransientError(description: "remote '\(redactedURL(configuration.repository))': \(error)")
+        }
+        board.update { $0.counters.refAdvertisements += 1 }
+        guard let tip = refs[mirrorRef] else {
+            throw TransientError(description: "remote '\(redactedURL(configuration.repository))' has no branch '\(configuration.branch)'")
+        }
+        return tip
+    }
+
+    private func recordFailure(_ commit: ObjectID, _ reason: String) {
+        if state.failed?.commit == commit.hex { return }
+        state.failed = Failure(commit: commit.hex, reason: reason, at: Date())
+    }
+
+    private func checkSignature(_ commit: ObjectID) throws {
+        guard let verifier = configuration.verifier else { return }
+        let signature: CommitSignature?
+        do {
+            signature = try mirror.commitSignature(commit)
+        } catch {
+            throw RevisionRejected("commit \(commit.short): cannot read its signature: \(error)")
+        }
+        guard let signature else { throw RevisionRejected("commit \(commit.short) is not signed (--allowed-signers is set)") }
+        do {
+            try verifier.verify(armored: signature.signature, data: signature.signedData)
+        } catch {
+            throw RevisionRejected("commit \(commit.short): \(error)")
+        }
+    }
+
+    private func readRevision(_ commit: ObjectID) throws -> Revision {
+        do {
+            return try Revision.read(mirror, commit: commit, prefix: configuration.prefix,
+                                     environment: configuration.environment, host: configuration.host)
+        } catch let e as RevisionRejected {
+            throw e
+        } catch let e as GitError {
+            throw RevisionRejected("commit \(commit.short): \(e)")
+        }
+    }
+
+    private func publishModels(_ revision: Revision, serving: [String: ServingTarget]) {
+        let managed = store.managedVersions()
+        var rows = [ModelStatus]()
+        for name in Set(revision.models.keys).union(serving.keys).sorted() {
+            let desired = revision.models[name]
+            let served = serving[name]
+            let state: String
+            if desired == nil && managed[name] == nil {
+                state = "unmanaged"
+            } else {
+                state = desired == served ? "serving" : "drift"
+            }
+            rows.append(ModelStatus(name: name, desired: desired, serving: served, state: state))
+        }
+        board.update { $0.models = rows }
+    }
+}

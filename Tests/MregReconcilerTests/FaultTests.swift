@@ -1,0 +1,145 @@
+import Foundation
+import MregCore
+import MregReconciler
+import MregTestSupport
+import Testing
+
+/// Each fault leaves the host serving the last good state, with the reason reported, and the bad
+/// commit is not tried again until a new one arrives.
+@Suite(.serialized) struct FaultTests {
+    /// A lab whose host serves v1, and its reconciler.
+    func served() async throws -> (Lab, Reconciler) {
+        let lab = try Lab()
+        let reconciler = try Reconciler(configuration: lab.configuration())
+        let first = await reconciler.pass()
+        #expect(first.outcome == .applied, "\(first)")
+        return (lab, reconciler)
+    }
+
+    /// The bad tip was refused for `reason`, v1 still serves and answers, and the next pass does not retry.
+    func expectRefused(_ lab: Lab, _ reconciler: Reconciler, tip: String, reason: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let status = reconciler.board.current
+        #expect(status.failed?.commit == tip, sourceLocation: sourceLocation)
+        #expect(status.failed?.reason.contains(reason) == true, "\(status.failed?.reason ?? "nil")", sourceLocation: sourceLocation)
+        #expect(status.appliedCommit != tip && !status.converged, sourceLocation: sourceLocation)
+        #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v1"), sourceLocation: sourceLocation)
+        #expect(await infer(lab.server.url) == 200, sourceLocation: sourceLocation)
+        #expect(lab.versionFolders("penguins") == ["v1"], "nothing of the refused commit stays", sourceLocation: sourceLocation)
+        let again = await reconciler.pass()
+        #expect(again.outcome == .rejected && again.detail == status.failed?.reason, sourceLocation: sourceLocation)
+        let loads = reconciler.board.current.counters.loads
+        #expect(loads == status.counters.loads, "not retried", sourceLocation: sourceLocation)
+    }
+
+    @Test func invalidManifest() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        lab.dir.write("work/deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels:\n  penguins:\n    version: v2\n    replicas: 3\n")
+        let tip = lab.push("bad manifest")
+        #expect(await reconciler.pass().outcome == .rejected)
+        try await expectRefused(lab, reconciler, tip: tip, reason: "replicas")
+        // A new good commit is applied again.
+        lab.setManifest(["penguins": Deployment(version: "v1")])
+        let fixed = lab.push("fix")
+        #expect(await reconciler.pass().outcome == .applied)
+        #expect(reconciler.board.current.failed == nil && reconciler.board.current.appliedCommit == fixed)
+    }
+
+    @Test func manifestNamingAMissingVersion() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        lab.setManifest(["penguins": Deployment(version: "v7")])
+        let tip = lab.push("v7 does not exist")
+        #expect(await reconciler.pass().outcome == .rejected)
+        try await expectRefused(lab, reconciler, tip: tip, reason: "penguins@v7, which does not exist")
+    }
+
+    @Test func artifactCorruptedInTheCommit() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        lab.addVersion("penguins", "v2", corruptAfterRecord: true)
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        let tip = lab.push("corrupt v2")
+        #expect(await reconciler.pass().outcome == .rejected)
+        try await expectRefused(lab, reconciler, tip: tip, reason: "checksum mismatch")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: lab.store).filter { $0.hasPrefix(".staging") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func aModelThatFailsToLoadRollsBackEveryModel() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        // Two models change in one commit: gentoo loads fine, penguins v2 does not. Neither stays.
+        lab.addVersion("gentoo", "v1")
+        lab.addVersion("penguins", "v2", artifact: Data("{\"schemaVersion\": 1, \"format\": \"nonsense\"}".utf8))
+        lab.setManifest(["gentoo": Deployment(version: "v1"), "penguins": Deployment(version: "v2")])
+        let tip = lab.push("v2 cannot load")
+        let pass = await reconciler.pass()
+        #expect(pass.outcome == .rejected)
+        #expect(pass.detail?.contains("load penguins@v2 failed") == true, "\(pass.detail ?? "")")
+        try await expectRefused(lab, reconciler, tip: tip, reason: "penguins@v2")
+        #expect(try await lab.serving()["gentoo"] == nil)
+        #expect(!FileManager.default.fileExists(atPath: lab.store + "/gentoo"))
+        #expect(reconciler.board.current.counters.rollbacks == 1)
+    }
+
+    @Test func forcePushedMainIsFollowed() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        lab.addVersion("penguins", "v2")
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        lab.push("v2")
+        #expect(await reconciler.pass().outcome == .applied)
+        // History rewritten: main is reset to a different commit that serves v1 again.
+        git(["reset", "-q", "--hard", "HEAD~1"], in: lab.work)
+        let rewritten = lab.commit("rewritten history")
+        #expect(git(["push", "-q", "--force", "origin", "main"], in: lab.work).status == 0)
+        let pass = await reconciler.pass()
+        #expect(pass.outcome == .applied, "\(pass)")
+        #expect(reconciler.board.current.appliedCommit == rewritten)
+        #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v1"))
+        #expect(lab.versionFolders("penguins") == ["v1"])
+    }
+
+    @Test func remoteDownAndBack() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        lab.daemon.stop()
+        let down = await reconciler.pass()
+        #expect(down.outcome == .error)
+        #expect(down.detail?.contains("remote") == true, "\(down.detail ?? "")")
+        #expect(reconciler.board.current.lastError != nil)
+        #expect(await infer(lab.server.url) == 200, "serving is not interrupted")
+        // The loop backs off exponentially, capped.
+        lab.addVersion("penguins", "v2")
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        lab.commit("v2 while the remote is down")
+        let loop = Task { await reconciler.run() }
+        defer { loop.cancel() }
+        try await Task.sleep(nanoseconds: 700_000_000)
+        let errors = reconciler.board.current.counters.passes[.error] ?? 0
+        // 0.1 s, 0.2 s, 0.4 s (the cap): without backoff there would be about 7.
+        #expect(errors >= 1 && errors <= 5, "backoff: \(errors) failed passes in 0.7 s at a 0.1 s interval")
+        try lab.daemon.start()
+        #expect(git(["push", "-q", "origin", "main"], in: lab.work).status == 0)
+        let deadline = Date().addingTimeInterval(10)
+        while try await lab.serving()["penguins"] != ServingTarget(version: "v2") && Date() < deadline {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v2"))
+    }
+
+    @Test func modelServerDownIsRetriedNotRefused() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        let store = lab.store
+        lab.server.stop()
+        lab.addVersion("penguins", "v2")
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        lab.push("v2 while the server is down")
+        let pass = await reconciler.pass()
+        #expect(pass.outcome == .error)
+        #expect(reconciler.board.current.failed == nil, "a network error does not mark the commit bad")
+        _ = store
+    }
+}
