@@ -4,6 +4,7 @@ import MregCore
 import MregGit
 import MregRegistry
 import MregTemplates
+import MregML
 
 struct Quickstart: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,9 +12,11 @@ struct Quickstart: ParsableCommand {
         discussion: """
             Creates DIR/registry (a Git repository), copies the penguins data to DIR/data, trains
             a classifier with three tuning trials, completes its model card, evaluates it against
-            the production gate (accuracy >= 0.85), shows the version, promotes it to staging and
-            production and prints the status. Each step prints the command that does the same by
-            hand.
+            the production gate (accuracy >= 0.85), promotes it to staging and production and
+            prints the status. Then a host serves it: mreg serve plus a reconciler that follows
+            main; it answers predictions, switches to a second version after its promotion, and
+            mreg monitor reads the captured traffic: no drift for rows like the training data,
+            drift for shifted ones. Each step prints the command that does the same by hand.
 
             Example:
               mreg quickstart /tmp/mreg-demo
@@ -101,7 +104,95 @@ struct Quickstart: ParsableCommand {
                 print("  \(e.environment.padding(toLength: 11, withPad: " ", startingAt: 0)) \(m.model) \(m.deployment.text)  since \(m.since?.id.short ?? "-")  gates \(m.passed ? "pass" : "FAIL")")
             }
         }
+        try serveReconcileAndMonitor(registry: registry, registryDir: registryDir, root: root, holdout: holdout, data: data, first: version)
         print("\nDone. The registry is a Git repository: cd \(registryDir) && git log --oneline")
+    }
+
+    /// Steps 9-13: a host serves what main says, a new version reaches it through a promotion, and
+    /// captured traffic is checked for drift.
+    private func serveReconcileAndMonitor(registry: Registry, registryDir: String, root: String, holdout: String, data: String, first: String) throws {
+        let host = QuickstartHost(root: root)
+        defer { host.stop() }
+        step(9, "Serve production on this host: mreg serve, and a reconciler that makes it serve what main says",
+             "mreg serve --store \(host.store) --port 0 --capture \(host.capture) --capture-percent 100 &\n"
+                + "$ mreg reconcile --repo \(registryDir) --env production --host quickstart --server URL --store \(host.store) --interval 1s &")
+        try host.startServer()
+        try host.startReconciler(registry: registryDir, environment: "production")
+        let waited = try host.waitForVersion("penguins", first)
+        print("Server at \(host.url); the reconciler put penguins@\(first) in the store and loaded it in \(String(format: "%.1f", waited.seconds)) s")
+
+        step(10, "Predict (Open Inference Protocol)", "curl -X POST \(host.url)/v2/models/penguins/infer -d '{\"inputs\": [...]}'")
+        let spec = try registry.head().modelSpec("penguins")
+        let features = spec.features.map { (name: $0.name, numeric: $0.type == "numeric") }
+        let table = try Table.parseCSV(try Data(contentsOf: URL(fileURLWithPath: holdout)), source: "penguins-holdout.csv")
+        let rows: [[String: String?]] = (0..<table.rowCount).map { r in
+            Dictionary(uniqueKeysWithValues: table.columnNames.map { ($0, table.cell(row: r, column: $0)) })
+        }
+        let sample = Array(rows.prefix(4))
+        let answer = try host.predict("penguins", rows: sample, features: features, id: "quickstart-1")
+        for (row, label) in zip(sample, answer.labels) {
+            print("  \(row["island"].flatMap { $0 } ?? "?"), bill \(row["bill_length_mm"].flatMap { $0 } ?? "NA") mm -> \(label) (truth: \(row["species"].flatMap { $0 } ?? "?"), served by \(answer.version))")
+        }
+
+        step(11, "A new version reaches the host through promotions merged into main",
+             "mreg train penguins --data ... --algorithm gbdt && mreg card ... && mreg promote penguins@v2 --to staging --merge && mreg promote penguins@v2 --to production --merge")
+        var options = TrainOptions(model: "penguins", data: data, target: "species")
+        options.algorithm = .gbdt
+        options.params = ["max_iter": "60"]
+        options.message = "quickstart: a second version"
+        let second = try registry.train(options).registration.version
+        _ = try registry.setCard(ModelReference(model: "penguins", target: .version(second)), fields: [
+            ("owner", "quickstart@example.com"), ("intended_use", "Demonstrates mreg."), ("limitations", "Palmer data only."),
+            ("license", "cc0-1.0"),
+        ], message: nil)
+        for env in ["staging", "production"] {
+            var request = PromotionRequest(model: "penguins", version: second, environment: env)
+            request.message = "quickstart"
+            // A demo may lose by a hair to the first model; the override is recorded in the commit.
+            request.force = true
+            request.reason = "quickstart demo"
+            let p = try registry.merge(try registry.promote(request), request: request)
+            print("\(p.title): merged into main at \(p.merged?.short ?? "?")" + (p.forced ? " (forced past: \(p.gates.filter { !$0.passed }.map(\.rule).joined(separator: ", ")))" : ""))
+        }
+        let swapped = try host.waitForVersion("penguins", second)
+        print("The host switched penguins \(first) -> \(second) \(String(format: "%.1f", swapped.seconds)) s after the merge; "
+              + "\(swapped.requests) requests sent meanwhile, \(swapped.failures) failed")
+
+        step(12, "Capture traffic and watch for drift: first rows like the training data",
+             "mreg monitor penguins@production --capture \(host.capture) --since TIME")
+        let inStart = Int64(Date().timeIntervalSince1970 * 1000)
+        var sent = 0
+        for (i, chunk) in stride(from: 0, to: rows.count, by: 8).map({ Array(rows[$0..<min($0 + 8, rows.count)]) }).enumerated() {
+            _ = try host.predict("penguins", rows: chunk, features: features, id: "normal-\(i)")
+            sent += 1
+        }
+        host.waitForCapture(records: sent + 1)
+        let normal = try registry.monitor(MonitorOptions(reference: ModelReference(model: "penguins", target: .environment("production")),
+                                                         captures: [host.capture], sinceMillis: inStart))
+        print(normal.render(.text), terminator: "")
+
+        step(13, "Then rows from a shifted world (longer bills and flippers, heavier birds)",
+             "mreg monitor penguins@production --capture \(host.capture) --since TIME")
+        Thread.sleep(forTimeInterval: 0.01)
+        let shiftStart = Int64(Date().timeIntervalSince1970 * 1000)
+        let shifted: [[String: String?]] = rows.map { row in
+            var r = row
+            for (column, delta) in [("bill_length_mm", 9.0), ("flipper_length_mm", 25.0), ("body_mass_g", 1200.0)] {
+                if let v = (row[column] ?? nil).flatMap(Double.init) { r[column] = String(v + delta) }
+            }
+            return r
+        }
+        var shiftedSent = 0
+        for (i, chunk) in stride(from: 0, to: shifted.count, by: 8).map({ Array(shifted[$0..<min($0 + 8, shifted.count)]) }).enumerated() {
+            _ = try host.predict("penguins", rows: chunk, features: features, id: "shifted-\(i)")
+            shiftedSent += 1
+        }
+        host.waitForCapture(records: sent + shiftedSent + 1)
+        let drifted = try registry.monitor(MonitorOptions(reference: ModelReference(model: "penguins", target: .environment("production")),
+                                                          captures: [host.capture], sinceMillis: shiftStart))
+        print(drifted.render(.text), terminator: "")
+        print("(mreg monitor exits 1 on drift; with --on-drift \"mreg pipeline run retrain.yaml --data NEW.csv\" it proposes a retrained model)")
+        host.stop()
     }
 
     private func step(_ n: Int, _ title: String, _ command: String) {

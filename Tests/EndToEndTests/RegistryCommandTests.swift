@@ -176,3 +176,24 @@ final class LockedResults: @unchecked Sendable {
         return results
     }
 }
+
+@Suite(.serialized) struct QuickstartTests {
+    @Test func quickstartRunsTheWholeLoop() throws {
+        let dir = TempDir("qs")
+        defer { dir.remove() }
+        let r = mreg(["quickstart", dir.sub("demo")], in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        for expected in ["Registered penguins@v1", "PASSED", "Promote penguins v1 to production", "staging     penguins v1",
+                         "the reconciler put penguins@v1 in the store", "-> Adelie", "switched penguins v1 -> v2",
+                         "DRIFT: 3 of 7 features drifted"] {
+            #expect(r.stdout.contains(expected), "missing: \(expected)")
+        }
+        #expect(r.stdout.contains("requests sent meanwhile, 0 failed"))
+        #expect(git(["fsck", "--strict"], in: dir.sub("demo/registry")).status == 0)
+        #expect(git(["status", "--porcelain"], in: dir.sub("demo/registry")).stdout == "")
+        #expect(mreg(["verify"], in: dir.sub("demo/registry")).status == 0)
+        // A second run refuses the non-empty folder and leaves it alone.
+        let again = mreg(["quickstart", dir.sub("demo")], in: dir.path)
+        #expect(again.status == 2 && again.stderr.contains("is not empty"))
+    }
+}
