@@ -33,14 +33,23 @@ final class ChangeIndex {
     /// The first-parent chain from `tip`, newest first, with what each commit changed.
     func chain(from tip: ObjectID) throws -> [(commit: ObjectID, record: Record)] {
         var out = [(commit: ObjectID, record: Record)]()
+        try walk(from: tip) { commit, record in
+            out.append((commit, record))
+            return true
+        }
+        return out
+    }
+
+    /// Walks the first-parent chain from `tip`, newest first, until `body` returns false; records
+    /// computed on the way are saved.
+    func walk(from tip: ObjectID, _ body: (ObjectID, Record) throws -> Bool) throws {
+        defer { save() }
         var current: ObjectID? = tip
         while let id = current {
             let record = try self.record(id)
-            out.append((id, record))
+            guard try body(id, record) else { return }
             current = record.parent
         }
-        save()
-        return out
     }
 
     private func record(_ id: ObjectID) throws -> Record {

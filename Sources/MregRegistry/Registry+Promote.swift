@@ -270,19 +270,25 @@ extension Registry {
             parsed[blob] = m
             return m
         }
-        for (commit, change) in try changeIndex.chain(from: main.commit) where change.deploy {
+        var stopped = false
+        try changeIndex.walk(from: main.commit) { commit, change in
+            guard change.deploy else { return true }
             let blob = try repository.entry(at: path, inTree: try repository.treeID(ofCommit: commit))?.id
             if let p = pending {
                 // Walking back through a run of the same file: the oldest commit of the run made it.
                 if p.blob == blob {
                     pending = (blob, commit)
-                    continue
+                    return true
                 }
-                guard try body((p.commit, try models(p.blob))) else { return }
+                guard try body((p.commit, try models(p.blob))) else {
+                    stopped = true
+                    return false
+                }
             }
             pending = (blob, commit)
+            return true
         }
-        if let p = pending { _ = try body((p.commit, try models(p.blob))) }
+        if !stopped, let p = pending { _ = try body((p.commit, try models(p.blob))) }
     }
 
     /// The pull-request body: what changes, gates, metrics against the replaced version, lineage, card.

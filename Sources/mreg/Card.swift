@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Card: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "card",
         abstract: "Print a version's model card, or set its front-matter fields and commit.",
         discussion: """
             card.md is the one file of a version that may change after registration: people

@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Compare two versions: lineage, parameters and metrics side by side with deltas.",
         discussion: """
             Examples:

@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "evaluate",
         abstract: "Score a version on data and check an environment's gates; in CI, judge what a branch changes.",
         discussion: """
             Classification: accuracy, balanced accuracy, macro precision/recall/F1, log loss,

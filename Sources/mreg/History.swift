@@ -5,6 +5,7 @@ import MregRegistry
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "history",
         abstract: "Show a model's registrations and deployment changes, from the commit log.",
         discussion: """
             Follows the first-parent history of the current branch, so a pull request merged by

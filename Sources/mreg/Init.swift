@@ -4,6 +4,7 @@ import MregRegistry
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create a registry: a Git repository (or a folder of the one you are in) with mreg.yaml.",
         discussion: """
             Writes mreg.yaml (environments staging and production with default gates), empty

@@ -5,6 +5,7 @@ import MregRegistry
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List models, or the versions of one model.",
         discussion: """
             Without a model: each model with its version count, latest version and what each

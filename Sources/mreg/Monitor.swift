@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "monitor",
         abstract: "Compare captured production inputs with a version's training baseline; check live accuracy.",
         discussion: """
             Reads the JSON Lines files `mreg serve --capture` writes, keeps the

@@ -63,6 +63,18 @@ struct Mreg: AsyncParsableCommand {
     }
 }
 
+/// Runs async work from a synchronous command and waits for it.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<T, Error>?
+    _Concurrency.Task {
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try result!.get()
+}
+
 /// `--push` may stand without a value (then: `origin`): give it one when the next word is an
 /// option or there is none, so the parser sees an ordinary option.
 func defaultingOptionalValues(_ arguments: [String]) -> [String] {

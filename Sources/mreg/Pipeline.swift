@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pipeline",
         abstract: "Run training pipelines described in a file.",
         subcommands: [PipelineRunCommand.self])
 }

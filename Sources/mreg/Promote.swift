@@ -29,6 +29,7 @@ struct PromotionOptions: ParsableArguments {
 
 struct Promote: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "promote",
         abstract: "Propose serving a version in an environment: a branch with one commit and a pull-request body.",
         discussion: """
             Checks the environment's gates (metrics, card, promotion order) and refuses with one
@@ -76,6 +77,7 @@ struct Promote: ParsableCommand {
 
 struct Rollback: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rollback",
         abstract: "Propose going back to the version an environment served before (or to --to VERSION).",
         discussion: """
             The same flow as promote: a branch with one commit and a pull-request body. The

@@ -8,6 +8,7 @@ import MregML
 
 struct Quickstart: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "quickstart",
         abstract: "Run the whole mreg flow on the bundled penguins data in a new folder.",
         discussion: """
             Creates DIR/registry (a Git repository), copies the penguins data to DIR/data, trains

@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Register: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "register",
         abstract: "Register files produced elsewhere as the next version of a model, in one commit.",
         discussion: """
             Every file of the folder becomes part of the version, with its size and sha256 in

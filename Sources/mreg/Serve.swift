@@ -4,6 +4,7 @@ import MregServer
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Serve models from a store over the Open Inference Protocol (KServe V2 REST).",
         discussion: """
             Serves STORE/MODEL/VERSION/model.json as the reconciler lays it out. STORE/MODEL/serving.json \

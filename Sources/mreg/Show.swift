@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show a version: lineage, files with checksums, metrics, card, where it is deployed.",
         discussion: """
             Examples:

@@ -4,8 +4,9 @@ import MregCore
 import MregReconciler
 import MregRegistry
 
-struct Status: AsyncParsableCommand {
+struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show what each environment serves according to main, since when, by whom, and whether gates pass.",
         discussion: """
             Examples:
@@ -27,9 +28,12 @@ struct Status: AsyncParsableCommand {
     @Option(help: "Comma-separated reconciler status URLs (their --listen addresses): show the fleet table.")
     var hosts: String?
 
-    func run() async throws {
+    // Synchronous on purpose: an async command moves to a worker thread, whose new malloc arena
+    // costs a reading command several milliseconds; only the fleet view needs to await.
+    func run() throws {
         if let hosts {
-            try await fleet(hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            let urls = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            try blocking { try await self.fleet(urls) }
             return
         }
         let status = try options.open().status(environment: env)

@@ -6,6 +6,7 @@ import MregRegistry
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train a model with a built-in trainer (or your own program) and register it.",
         discussion: """
             Built-in: reads the CSV, splits it by seed (stratified for classification), fits the

@@ -5,6 +5,7 @@ import MregRegistry
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Prove the registry intact: checksums, immutability over history, valid manifests.",
         discussion: """
             Exits 1 with one line per problem: a file whose sha256 or size differs from

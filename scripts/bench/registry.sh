@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./scripts/setup.sh
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
+# A static Swift runtime starts faster (a ~9 ms process instead of ~19 ms); FoundationNetworking then
+# links libcurl, hence libcurl4-openssl-dev.
+[ -e /usr/lib/x86_64-linux-gnu/libcurl.so ] || apt-get install -y -qq libcurl4-openssl-dev >/dev/null
 swift build -c release --static-swift-stdlib --product mreg >/dev/null
 M="$PWD/.build/release/mreg"
 WORK="${BENCH_DIR:-$(mktemp -d)}"
