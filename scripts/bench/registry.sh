@@ -43,6 +43,6 @@ run "mreg show MODEL@ENV" "" "$M show m042@production"
 run "mreg history MODEL" "" "$M history m042"
 run "mreg status" "" "$M status"
 run "mreg register" "" "$M register m001 --from $WORK/art"
-run "mreg promote (no push)" "git branch -D -q bench-promote 2>/dev/null || true" \
+run "mreg promote (no push)" "git update-ref -d refs/heads/bench-promote" \
   "$M promote m007@v96 --to staging --branch bench-promote --force --reason bench"
 RUNS=5 run "mreg verify" "" "$M verify"
