@@ -61,7 +61,7 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Comparable 
         var oid = self.oid
         var buffer = [CChar](repeating: 0, count: 41)
         git_oid_tostr(&buffer, 41, &oid)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The id of the empty tree.
