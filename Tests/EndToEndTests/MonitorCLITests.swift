@@ -186,6 +186,33 @@ struct PenguinRows {
         #expect(few.stdout.contains("insufficient data"))
     }
 
+    /// The loop closed: drift found by the monitor runs the retraining pipeline, which ends in a
+    /// promotion branch for people to review — never a deploy.
+    @Test func driftTriggersTheRetrainingPipeline() async throws {
+        let dir = TempDir("e2e-retrain")
+        defer { dir.remove() }
+        let (reg, store) = try setUp(dir)
+        let shifted = try await capture(dir, store: store, name: "shifted", rows: Array(0..<150), shift: ["bill_length_mm": 8.2])
+        let pipeline = dir.write("retrain.yaml", """
+            schemaVersion: 1
+            name: retrain
+            model: penguins
+            data: {target: species}
+            train: {algorithm: logistic, trials: 2}
+            gate:
+              accuracy: {min: 0.8}
+            promote: {to: staging}
+            """)
+        let mainBefore = git(["rev-parse", "main"], in: reg).stdout
+        let r = mreg(["monitor", "penguins@v1", "--capture", shifted,
+                      "--on-drift", "'\(mregBinary)' pipeline run '\(pipeline)' --data '\(penguinsCSV)'"], in: reg)
+        #expect(r.status == 1, "drift is still reported: \(r.stderr)")
+        #expect(git(["rev-parse", "main"], in: reg).stdout != mainBefore, "the pipeline registered a version")
+        #expect(git(["show", "main:models/penguins/v2/version.yaml"], in: reg).stdout.contains("kind: pipeline"))
+        #expect(git(["branch", "--list", "promote/penguins-v2-staging"], in: reg).stdout.contains("promote/penguins-v2-staging"))
+        #expect(git(["show", "main:deploy/staging.yaml"], in: reg).stdout.contains("models: {}"), "never a deploy")
+    }
+
     @Test func badInputIsOneLineAndExit2() throws {
         let dir = TempDir("e2e-monitor")
         defer { dir.remove() }
