@@ -8,32 +8,6 @@ import FoundationNetworking
 import Glibc
 #endif
 
-/// A port on 127.0.0.1 that nothing listens on right now.
-func reconcileFreePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in bind(fd, p, length) == 0 ? getsockname(fd, p, &length) : -1 }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
-func reconcileAccepts(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
-}
-
 /// A long-running process (server, daemon, reconciler) started with posix_spawn, with no signals
 /// blocked, stdout readable line by line and stderr in a file; `stop()` ends it.
 final class Daemon: @unchecked Sendable {
@@ -144,7 +118,7 @@ func startGitDaemon(root: String, port: Int) throws -> Daemon {
         "--listen=127.0.0.1", root,
     ])
     let deadline = Date().addingTimeInterval(10)
-    while !reconcileAccepts(port) {
+    while !accepts(port) {
         guard Date() < deadline else {
             d.stop()
             throw Daemon.DidNotStart(what: "git daemon")
@@ -209,7 +183,7 @@ struct ReconcileWorld {
         try FileManager.default.createDirectory(atPath: dir.sub("srv"), withIntermediateDirectories: true)
         git(["clone", "-q", "--bare", work, remote], in: dir.path)
         git(["remote", "add", "origin", remote], in: work)
-        port = reconcileFreePort()
+        port = freePort()
         daemon = try startGitDaemon(root: dir.sub("srv"), port: port)
     }
 

@@ -112,7 +112,7 @@ final class TrafficCounter: @unchecked Sendable {
         #expect(await httpJSON("GET", status + "/healthz").0 == 200)
 
         // The fleet table: this host converged, a host that does not answer is unknown (exit 1).
-        let dead = "http://127.0.0.1:\(reconcileFreePort())"
+        let dead = "http://127.0.0.1:\(freePort())"
         let fleet = mreg(["status", "--hosts", "\(status),\(dead)"], in: world.dir.path)
         #expect(fleet.status == 1)
         let lines = fleet.stdout.split(separator: "\n")
