@@ -380,24 +380,51 @@ public struct JSONParser: ~Copyable {
             pos += 1
         }
         var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<pos]))
-        while pos < bytes.count {
-            let b = bytes[pos]
+        try JSONParser.decodeEscapedTail(bytes.baseAddress!, pos: &pos, end: bytes.count, into: &out)
+        guard let text = String(validating: out, as: UTF8.self) else {
+            throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
+        }
+        return text
+    }
+
+    /// Decodes the rest of a JSON string from `pos` (inside it, at or before its first escape) up to
+    /// and past its closing quote, appending the bytes to `out`. Shared by every byte-level JSON
+    /// reader of mreg (this one and the server's inference parser), so escapes mean the same everywhere.
+    public static func decodeEscapedTail(
+        _ p: UnsafePointer<UInt8>, pos: inout Int, end: Int, into out: inout [UInt8]
+    ) throws(JSONParseError) {
+        func fail(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: pos) }
+        func hex4() throws(JSONParseError) -> UInt32 {
+            guard pos + 4 <= end else { throw fail("invalid unicode escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = p[pos]
+                let d: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: throw fail("invalid unicode escape")
+                }
+                v = v << 4 | d
+                pos += 1
+            }
+            return v
+        }
+        while pos < end {
+            let b = p[pos]
             if b == UInt8(ascii: "\"") {
                 pos += 1
-                guard let text = String(validating: out, as: UTF8.self) else {
-                    throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
-                }
-                return text
+                return
             }
             if b < 0x20 { throw fail("control character in string") }
+            pos += 1
             if b != UInt8(ascii: "\\") {
                 out.append(b)
-                pos += 1
                 continue
             }
-            pos += 1
-            guard pos < bytes.count else { break }
-            let e = bytes[pos]
+            guard pos < end else { break }
+            let e = p[pos]
             pos += 1
             switch e {
             case UInt8(ascii: "\""): out.append(0x22)
@@ -409,42 +436,24 @@ public struct JSONParser: ~Copyable {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = try parseHex4()
+                var scalar = try hex4()
                 if (0xD800..<0xDC00).contains(scalar) {
-                    guard pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") else {
+                    guard pos + 1 < end, p[pos] == UInt8(ascii: "\\"), p[pos + 1] == UInt8(ascii: "u") else {
                         throw fail("unpaired surrogate in string")
                     }
                     pos += 2
-                    let low = try parseHex4()
+                    let low = try hex4()
                     guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate in string") }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00..<0xE000).contains(scalar) {
                     throw fail("unpaired surrogate in string")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw fail("invalid unicode escape") }
-                out.append(contentsOf: Array(String(Character(u)).utf8))
+                out.append(contentsOf: String(Character(u)).utf8)
             default:
                 throw fail("invalid escape in string")
             }
         }
         throw fail("unterminated string")
-    }
-
-    mutating func parseHex4() throws(JSONParseError) -> UInt32 {
-        guard pos + 4 <= bytes.count else { throw fail("invalid unicode escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[pos]
-            let d: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw fail("invalid unicode escape")
-            }
-            v = v << 4 | d
-            pos += 1
-        }
-        return v
     }
 }

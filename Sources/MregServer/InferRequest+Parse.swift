@@ -1,4 +1,5 @@
 import Foundation
+import MregCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -501,71 +502,15 @@ struct InferReader {
             pos += 1
         }
         var out = [UInt8](UnsafeBufferPointer(start: p + start, count: pos - start))
-        while pos < end {
-            let b = p[pos]
-            if b == UInt8(ascii: "\"") {
-                pos += 1
-                guard let s = String(validating: out, as: UTF8.self) else {
-                    throw ServerError.invalidJSON("invalid UTF-8 in string at byte \(start)")
-                }
-                return s
-            }
-            if b < 0x20 { throw fail("control character in string") }
-            pos += 1
-            if b != UInt8(ascii: "\\") {
-                out.append(b)
-                continue
-            }
-            guard pos < end else { break }
-            let e = p[pos]
-            pos += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800..<0xDC00).contains(scalar) {
-                    guard pos + 1 < end, p[pos] == UInt8(ascii: "\\"), p[pos + 1] == UInt8(ascii: "u") else {
-                        throw fail("unpaired surrogate in string")
-                    }
-                    pos += 2
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate in string") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00..<0xE000).contains(scalar) {
-                    throw fail("unpaired surrogate in string")
-                }
-                guard let u = Unicode.Scalar(scalar) else { throw fail("invalid unicode escape") }
-                out.append(contentsOf: String(Character(u)).utf8)
-            default:
-                throw fail("invalid escape in string")
-            }
+        do {
+            try JSONParser.decodeEscapedTail(p, pos: &pos, end: end, into: &out)
+        } catch {
+            throw ServerError.invalidJSON("\(error.message) at byte \(error.offset)")
         }
-        throw fail("unterminated string")
-    }
-
-    mutating func hex4() throws(ServerError) -> UInt32 {
-        guard pos + 4 <= end else { throw fail("invalid unicode escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = p[pos]
-            let d: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw fail("invalid unicode escape")
-            }
-            v = v << 4 | d
-            pos += 1
+        guard let s = String(validating: out, as: UTF8.self) else {
+            throw ServerError.invalidJSON("invalid UTF-8 in string at byte \(start)")
         }
-        return v
+        return s
     }
 
     /// Checks and skips any JSON value.

@@ -19,6 +19,8 @@ import Testing
         Case(name: "malformed JSON", body: #"{"inputs": [ {"name": "island""#, status: 400, error: "not valid JSON"),
         Case(name: "trailing garbage", body: Row.body() + "x", status: 400, error: "unexpected data after the document"),
         Case(name: "empty body", body: "", status: 400, error: "request body is empty"),
+        Case(name: "invalid escape in a string", body: #"{"id": "a\qb", "inputs": []}"#, status: 400, error: "invalid escape in string"),
+        Case(name: "unpaired surrogate", body: #"{"id": "\ud83d", "inputs": []}"#, status: 400, error: "unpaired surrogate in string"),
         Case(name: "not an object", body: "[1, 2]", status: 400, error: "must be a JSON object"),
         Case(name: "missing inputs", body: #"{"id": "a"}"#, status: 400, error: "request has no 'inputs'"),
         Case(name: "empty inputs", body: #"{"inputs": []}"#, status: 400, error: "'inputs' is empty"),
