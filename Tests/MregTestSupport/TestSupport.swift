@@ -56,22 +56,26 @@ public func run(
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
-    // Drain both pipes while the program runs, so a chatty program cannot block on a full pipe.
-    let outData = LockedData(), errData = LockedData()
-    out.fileHandleForReading.readabilityHandler = { h in outData.append(h.availableData) }
-    err.fileHandleForReading.readabilityHandler = { h in errData.append(h.availableData) }
     do {
         try process.run()
     } catch {
         return RunResult(status: -1, stdout: "", stderr: "cannot run \(program): \(error)")
     }
+    // Drain both pipes on their own threads while the program runs (so a chatty program cannot
+    // block on a full pipe) and wait for both to reach end of file: nothing it wrote is lost.
+    let outData = LockedData(), errData = LockedData()
+    let drained = DispatchGroup()
+    for (pipe, sink) in [(out, outData), (err, errData)] {
+        drained.enter()
+        DispatchQueue.global().async {
+            sink.append(pipe.fileHandleForReading.readDataToEndOfFile())
+            drained.leave()
+        }
+    }
     if let stdin { input.fileHandleForWriting.write(stdin) }
     try? input.fileHandleForWriting.close()
     process.waitUntilExit()
-    out.fileHandleForReading.readabilityHandler = nil
-    err.fileHandleForReading.readabilityHandler = nil
-    outData.append(out.fileHandleForReading.readDataToEndOfFile())
-    errData.append(err.fileHandleForReading.readDataToEndOfFile())
+    drained.wait()
     return RunResult(
         status: process.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
         stderr: String(decoding: errData.data, as: UTF8.self))
