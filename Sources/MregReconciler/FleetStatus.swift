@@ -52,7 +52,7 @@ public enum FleetStatus {
         let result = await withTaskGroup(of: HostReport?.self) { group in
             group.addTask {
                 do {
-                    let (data, response) = try await session.data(for: request)
+                    let (data, response) = try await session.settledData(for: request)
                     guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
                         return HostReport(url: url, status: nil, error: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
                     }

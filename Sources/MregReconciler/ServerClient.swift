@@ -73,7 +73,7 @@ public final class ServerClient: Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(for: request)
+            (data, response) = try await session.settledData(for: request)
         } catch {
             throw .unreachable((error as NSError).localizedDescription)
         }
