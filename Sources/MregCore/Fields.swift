@@ -68,6 +68,12 @@ public struct Fields {
         return i
     }
 
+    public mutating func optionalBool(_ key: String) throws(CoreError) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case .bool(let b) = v else { throw error(key, "must be true or false, found \(v.typeName)") }
+        return b
+    }
+
     public mutating func bool(_ key: String, default fallback: Bool) throws(CoreError) -> Bool {
         guard let v = value(key) else { return fallback }
         guard case .bool(let b) = v else { throw error(key, "must be true or false, found \(v.typeName)") }

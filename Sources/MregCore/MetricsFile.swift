@@ -25,19 +25,35 @@ public struct MetricsFile: Sendable, Equatable {
         return MetricsFile(splits: splits)
     }
 
-    /// Reads metrics handed to `mreg register --metrics`: the stored form, or a flat object of
-    /// numbers, which is taken as the `test` split.
+    /// Reads metrics handed to `mreg register --metrics` (or written by an external trainer) in
+    /// any of three shapes, all stored in the full form: the full form itself (`schemaVersion` and
+    /// `splits`); split-keyed (`{"test": {"accuracy": 0.9}, "validation": {...}}`, every value an
+    /// object); or flat (`{"accuracy": 0.9}`, every value a number), taken as the `test` split.
+    /// A mix of numbers and objects is refused, naming the first field of the other kind.
     public static func parseInput(_ data: Data, file: String) throws(CoreError) -> MetricsFile {
         let value: JSONValue
         do { value = try JSONValue.parse(data) } catch { throw CoreError.invalidFile(file: file, message: "invalid JSON: \(error)") }
-        if value["schemaVersion"] != nil { return try parse(data, file: file) }
-        var f = try Fields(value, file: file)
-        var test = [String: Double]()
-        for key in f.allKeys() {
-            try checkMetricName(key, f)
-            test[key] = try f.double(key)
+        if value["schemaVersion"] != nil || value["splits"] != nil { return try parse(data, file: file) }
+        guard case .object(let fields) = value, !fields.isEmpty else {
+            throw CoreError.invalidFile(file: file, message: "metrics must be a non-empty JSON object")
         }
-        return MetricsFile(splits: ["test": test])
+        var f = try Fields(value, file: file)
+        let keys = f.allKeys()
+        let objects = keys.filter { if case .object = fields[$0]! { return true } else { return false } }
+        if objects.isEmpty {
+            var test = [String: Double]()
+            var flat = f
+            for key in keys {
+                try checkMetricName(key, flat)
+                test[key] = try flat.double(key)
+            }
+            return MetricsFile(splits: ["test": test])
+        }
+        if let odd = keys.first(where: { !objects.contains($0) }) {
+            throw f.error(odd, "must be an object of metrics like the other splits ('\(objects[0])'), found \(fields[odd]!.typeName)")
+        }
+        for key in keys { try checkMetricName(key, f) }
+        return MetricsFile(splits: try readSplits(f))
     }
 
     private static func readSplits(_ section: Fields) throws(CoreError) -> [String: [String: Double]] {

@@ -42,11 +42,24 @@ public struct GateInput: Sendable {
 }
 
 extension Gates {
+    /// The task a version's metrics show when its record and model.yaml name none (a model
+    /// registered from elsewhere): classification for accuracy, F1, AUC or log loss, regression for
+    /// R², RMSE or MAE; nil when they show neither, so that no rule is silently skipped for a
+    /// version that has the metrics to be judged.
+    public static func inferTask(_ metrics: [String: Double]) -> String? {
+        let keys = Set(metrics.keys)
+        if !keys.isDisjoint(with: ["accuracy", "f1", "f1_macro", "f1_weighted", "roc_auc", "log_loss", "precision", "recall", "balanced_accuracy"]) {
+            return "classification"
+        }
+        if !keys.isDisjoint(with: ["r2", "rmse", "mae", "mse", "mape"]) { return "regression" }
+        return nil
+    }
+
     /// Judges a candidate: one result per rule. Ties pass (`>=`, `<=`); a metric the rule names but the
     /// candidate lacks fails; champion rules are skipped (and say so) when there is no champion.
     public func check(_ input: GateInput) -> [RuleResult] {
         var results = [RuleResult]()
-        for rule in rules(forTask: input.task) {
+        for rule in rules(forTask: input.task ?? Gates.inferTask(input.metrics)) {
             let m = rule.metric
             let value = input.metrics[m]
             let lower = Gates.lowerIsBetter(m)

@@ -4,12 +4,20 @@ public struct EnvironmentConfig: Sendable, Equatable {
     /// The environment a version must have been served in first; nil when none is required.
     public var promoteFrom: String?
     public var gates: Gates
+    /// Whether a change may pass failing gates when its commit carries an `Mreg-Forced` trailer with
+    /// a reason; nil in the file means the default (`defaultAllowForce`).
+    public var allowForce: Bool?
 
-    public init(name: String, promoteFrom: String? = nil, gates: Gates = Gates()) {
+    public init(name: String, promoteFrom: String? = nil, gates: Gates = Gates(), allowForce: Bool? = nil) {
         self.name = name
         self.promoteFrom = promoteFrom
         self.gates = gates
+        self.allowForce = allowForce
     }
+
+    /// An environment named `production` refuses forced changes unless it says `allowForce: true`;
+    /// every other environment allows them unless it says `allowForce: false`.
+    public var forceAllowed: Bool { allowForce ?? (name != "production") }
 }
 
 /// Drift and live-accuracy thresholds for `mreg monitor` (the `monitoring:` section).
@@ -140,8 +148,9 @@ public struct RegistryConfig: Sendable, Equatable {
             }
             var gates = Gates()
             if var g = try e.optionalObject("gates") { gates = try Gates.read(&g) }
+            let allowForce = try e.optionalBool("allowForce")
             try e.finish()
-            environments.append(EnvironmentConfig(name: envName, promoteFrom: promoteFrom, gates: gates))
+            environments.append(EnvironmentConfig(name: envName, promoteFrom: promoteFrom, gates: gates, allowForce: allowForce))
         }
         var monitoring = MonitoringConfig()
         if var m = try f.optionalObject("monitoring") { monitoring = try MonitoringConfig.read(&m) }
@@ -156,6 +165,7 @@ public struct RegistryConfig: Sendable, Equatable {
         for e in environments {
             var pairs: [(String, YAMLNode)] = [("name", .string(e.name))]
             if e.promoteFrom != previous { pairs.append(("promoteFrom", e.promoteFrom.map { .string($0) } ?? .null)) }
+            if let allow = e.allowForce { pairs.append(("allowForce", .bool(allow))) }
             pairs.append(("gates", e.gates.yaml))
             envs.append(.map(pairs))
             previous = e.name

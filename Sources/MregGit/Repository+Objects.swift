@@ -131,14 +131,32 @@ extension Repository {
         return ObjectID(git_commit_tree_id(commit))
     }
 
-    /// The first parent of a commit, nil for a root commit.
+    /// The first parent of a commit, nil for a root commit and for a commit at the boundary of a
+    /// shallow clone (listed in `.git/shallow`: its parents were never fetched).
     public func firstParent(ofCommit id: ObjectID) throws(GitError) -> ObjectID? {
         var oid = id.oid
         var commit: OpaquePointer?
         try check(git_commit_lookup(&commit, pointer, &oid), "git_commit_lookup")
         defer { git_commit_free(commit) }
-        guard git_commit_parentcount(commit) > 0 else { return nil }
+        guard git_commit_parentcount(commit) > 0, !shallowBoundary.contains(id) else { return nil }
         return ObjectID(git_commit_parent_id(commit, 0))
+    }
+
+    /// True when the repository is a shallow clone: some history was never fetched.
+    public var isShallow: Bool { !shallowBoundary.isEmpty }
+
+    /// The commits of `.git/shallow`, whose parents a shallow clone does not have.
+    /// Checked with one `stat` per call (history walks call it per commit); read again only when
+    /// the file changed.
+    public var shallowBoundary: Set<ObjectID> {
+        var st = stat()
+        guard stat(gitDir + "shallow", &st) == 0 else { return [] }
+        let stamp = [Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec), Int(st.st_size), Int(st.st_ino)]
+        if let cached = shallowCache, cached.stamp == stamp { return cached.ids }
+        let text = (try? String(contentsOfFile: gitDir + "shallow", encoding: .utf8)) ?? ""
+        let ids = Set(text.split(whereSeparator: \.isNewline).compactMap { ObjectID(hex: String($0)) })
+        shallowCache = (stamp, ids)
+        return ids
     }
 
     /// The entries of a tree, in Git's order.

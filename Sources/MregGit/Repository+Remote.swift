@@ -108,8 +108,74 @@ extension Repository {
     /// remote name (its `pushurl` when set). A ref the remote refuses, or one that would not
     /// fast-forward, throws `GitError.pushRejected` naming the ref and the remote's message.
     /// Nothing is written locally.
+    ///
+    /// To a repository on this machine (a path or `file://`), libgit2 1.5 writes the remote's refs
+    /// without checking that they fast-forward; there mreg sends the objects under a private ref
+    /// and moves each real ref itself by compare-and-swap, so a push that lost a race is refused as
+    /// it is over the network.
     public func push(url: String, refspecs: [String], credentials: Credentials) throws(GitError) {
         let resolved = try resolveRemote(url, forPush: true)
+        if let path = Repository.localPath(resolved) {
+            try pushLocally(to: path, display: resolved, refspecs: refspecs, credentials: credentials)
+            return
+        }
+        try transportPush(resolved, refspecs: refspecs, credentials: credentials)
+    }
+
+    /// The folder of a remote on this machine: a plain path or a `file://` URL; nil for network URLs.
+    static func localPath(_ url: String) -> String? {
+        if url.hasPrefix("file://") { return String(url.dropFirst("file://".count)).removingPercentEncoding }
+        let scpLike = url.prefix(while: { $0 != "/" }).contains(":")
+        return url.contains("://") || scpLike ? nil : url
+    }
+
+    /// A push to a repository on this machine that never loses an update: objects first (under
+    /// `refs/mreg/incoming/…`), then every ref by compare-and-swap against what it was before.
+    private func pushLocally(to path: String, display: String, refspecs: [String], credentials: Credentials) throws(GitError) {
+        let remote = try Repository.open(at: path)
+        var updates = [(src: String, dst: String, id: ObjectID, expected: ObjectID?, force: Bool)]()
+        for spec in refspecs {
+            let force = spec.hasPrefix("+")
+            let body = force ? String(spec.dropFirst()) : spec
+            let parts = body.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let src = parts[0], dst = parts.count > 1 && !parts[1].isEmpty ? parts[1] : parts[0]
+            guard let id = try referenceTarget(src) else { throw GitError.notFound("'\(src)' to push") }
+            if !remote.isBare, remote.headReferenceName == dst {
+                throw GitError.pushRejected(url: display, ref: dst, reason: "it is checked out in the remote's working tree")
+            }
+            let expected = try remote.referenceTarget(dst)
+            if !force, let expected, expected != id {
+                var fastForward = !dst.hasPrefix("refs/tags/") && contains(expected)
+                if fastForward { fastForward = try isAncestor(expected, of: id) }
+                guard fastForward else {
+                    throw GitError.pushRejected(
+                        url: display, ref: dst,
+                        reason: dst.hasPrefix("refs/tags/") ? "already exists"
+                            : "non-fast-forward: the remote has commits this push would drop; fetch and build on them, or force with '+'")
+                }
+            }
+            updates.append((src, dst, id, expected, force))
+        }
+        let incoming = updates.indices.map { i in "refs/mreg/incoming/\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))-\(i)" }
+        defer {
+            for (i, ref) in incoming.enumerated() { try? remote.deleteReference(ref, expected: updates[i].id) }
+        }
+        let transfer = zip(updates, incoming).map { u, ref in "+\(u.src):\(ref)" }
+        // The remote fetches the objects from here (libgit2 1.5 cannot push into a non-bare repository).
+        if !transfer.isEmpty { try remote.fetch(url: gitDir, refspecs: transfer, credentials: credentials) }
+        for u in updates where u.expected != u.id {
+            do {
+                try remote.updateReference(u.dst, to: u.id, expected: u.expected, message: "push")
+            } catch GitError.refMoved {
+                throw GitError.pushRejected(
+                    url: display, ref: u.dst,
+                    reason: u.dst.hasPrefix("refs/tags/") ? "already exists" : "the remote moved while pushing; fetch and build on it")
+            }
+        }
+    }
+
+    /// Pushes through libgit2's transport.
+    private func transportPush(_ resolved: String, refspecs: [String], credentials: Credentials) throws(GitError) {
         let session = RemoteSession(url: resolved, credentials: credentials)
         defer { withExtendedLifetime(session) {} }
         var remote: OpaquePointer?
@@ -286,5 +352,19 @@ struct StringArray {
     func free() {
         for i in 0..<count { Foundation.free(pointers[i]) }
         pointers.deallocate()
+    }
+}
+
+extension Repository {
+    /// The names of the configured remotes, sorted.
+    public func remoteNames() throws(GitError) -> [String] {
+        var list = git_strarray()
+        try check(git_remote_list(&list, pointer), "git_remote_list")
+        defer { git_strarray_dispose(&list) }
+        var names = [String]()
+        for i in 0..<list.count {
+            if let p = list.strings[i] { names.append(String(cString: p)) }
+        }
+        return names.sorted()
     }
 }

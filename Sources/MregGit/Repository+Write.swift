@@ -99,6 +99,19 @@ extension Repository {
         return ObjectID(oid)
     }
 
+    /// Writes an annotated tag object named `name` for the commit `target` (creating no ref).
+    public func createTagObject(name: String, target: ObjectID, message: String, tagger: Signature) throws(GitError) -> ObjectID {
+        var targetOID = target.oid
+        var object: OpaquePointer?
+        try check(git_object_lookup(&object, pointer, &targetOID, GIT_OBJECT_COMMIT), "git_object_lookup")
+        defer { git_object_free(object) }
+        let sig = try tagger.make()
+        defer { git_signature_free(sig) }
+        var oid = git_oid()
+        try check(git_tag_annotation_create(&oid, pointer, name, object, sig, message), "git_tag_annotation_create")
+        return ObjectID(oid)
+    }
+
     /// Writes a commit object (moving no ref) and returns its id.
     public func createCommit(
         tree: ObjectID, parents: [ObjectID], message: String, author: Signature, committer: Signature

@@ -12,6 +12,8 @@ let libgit2Initialized: Bool = {
 /// hands out is a value; libgit2 objects never leave the method that looked them up.
 public final class Repository {
     let pointer: OpaquePointer
+    /// `.git/shallow` as last read, with the file's stamp (see `shallowBoundary`).
+    var shallowCache: (stamp: [Int], ids: Set<ObjectID>)?
 
     private init(pointer: OpaquePointer) {
         self.pointer = pointer

@@ -21,8 +21,10 @@ public struct EvaluationReport {
     public var problems: [String]
     /// The commit that recorded this evaluation, with `--record`.
     public var recorded: ObjectID?
+    /// Why failing gates do not block (a rollback, or a forced change the policy allows), if so.
+    public var waiver: String?
 
-    public var passed: Bool { problems.isEmpty && gates.allSatisfy(\.passed) }
+    public var passed: Bool { problems.isEmpty && (waiver != nil || gates.allSatisfy(\.passed)) }
 }
 
 /// What `mreg evaluate --changed` found and judged.
@@ -116,25 +118,33 @@ extension Registry {
         return problems
     }
 
-    /// Applies an environment's gates to a report: champion rules against the version the
-    /// environment serves on main (scored on the same data when there is data).
-    func checkGates(_ report: inout EvaluationReport, environment: String, table: (Data, Table)?, snap: Snapshot) throws {
+    /// Applies an environment's gates to a report, the way `mreg promote` judges the same change:
+    /// champion rules against the version the environment serves on main (scored on the same data
+    /// when there is data), card, promotion order, rollback and force (`forceReason`: the
+    /// `Mreg-Forced` trailer that covers the change).
+    func checkGates(_ report: inout EvaluationReport, environment: String, table: (Data, Table)?, snap: Snapshot,
+                    deployment: Bool = false, forceReason: String? = nil) throws {
         let main = try self.main()
         let config = try main.config()
         guard let env = config.environment(environment) else {
             throw RegistryError.unknownEnvironment(environment, known: config.environments.map(\.name))
         }
         report.environment = environment
-        if let served = try main.manifest(environment)?.models[report.model]?.version, served != report.version {
-            let championReport = try evaluate(snap: main, model: report.model, version: served, table: table, dataPath: table == nil ? nil : "champion")
-            report.champion = (served, championReport.metrics)
+        let change = DeploymentChange(
+            model: report.model, version: report.version, environment: env,
+            previous: try main.manifest(environment)?.models[report.model],
+            metrics: report.metrics, integrity: report.problems, forceReason: forceReason, isDeployment: deployment)
+        let verdict = try judge(change, snap: snap, main: main) { served in
+            try evaluate(snap: main, model: report.model, version: served, table: table, dataPath: table == nil ? nil : "champion").metrics
         }
-        let task = try snap.versionRecord(report.model, report.version).task ?? (try? snap.modelSpec(report.model))?.task
-        let card = try snap.card(report.model, report.version)
-        let metricsFile = try snap.metrics(report.model, report.version)
-        report.gates = env.gates.check(GateInput(
-            task: task, metrics: report.metrics, champion: report.champion, cardMissing: card?.missingFields,
-            cardMismatches: card.map { Registry.cardMetricIssues(card: $0, metrics: metricsFile) } ?? []))
+        report.champion = verdict.champion
+        // Integrity is in `problems` already.
+        report.gates = verdict.gates.filter { $0.rule != "integrity" }
+        if verdict.rollback && verdict.failed.isEmpty && !report.gates.allSatisfy(\.passed) {
+            report.waiver = "a rollback to \(report.version), which \(environment) served before: only integrity blocks"
+        } else if let reason = verdict.forced, verdict.passed {
+            report.waiver = "forced: \(reason)"
+        }
     }
 
     /// Appends an evaluation record (`evaluations/TIME-DATA.json`) to the version and commits.
@@ -170,26 +180,12 @@ extension Registry {
         }
     }
 
-    /// CI mode: what the commits since `base` (default: the merge-base with the main branch) add or
-    /// change — new versions and edited manifests — each evaluated and judged.
+    /// CI mode: what the commits since `base` (default: where this branch left main, found as
+    /// `main()` finds main) add or change — new versions and edited manifests — each evaluated and
+    /// judged by the rules `mreg promote` applies.
     public func evaluateChanged(base: String?, data: String?) throws -> ChangedReport {
         let snap = try head()
-        let baseID: ObjectID
-        if let base {
-            guard let id = try repository.resolveCommit(base) else { throw RegistryError.invalidInput("--base '\(base)' names no commit") }
-            baseID = id
-        } else {
-            let mainBranch = try snap.config().mainBranch
-            var found: ObjectID?
-            for ref in ["refs/heads/\(mainBranch)", "refs/remotes/origin/\(mainBranch)"] {
-                if let tip = try repository.referenceTarget(ref), let mb = try repository.mergeBase(snap.commit, tip) {
-                    found = mb
-                    break
-                }
-            }
-            guard let found else { throw RegistryError.invalidInput("cannot find the merge-base with '\(mainBranch)'; pass --base REF") }
-            baseID = found
-        }
+        let baseID = try changedBase(base, head: snap)
         let baseSnap = try snapshot(commit: baseID)
         let changes = try repository.diffTrees(baseSnap.tree, snap.tree)
         let table = try data.map { try Registry.readTable($0) }
@@ -214,12 +210,13 @@ extension Registry {
             let report = try evaluate(snap: snap, model: model, version: version, table: t, dataPath: path)
             items.append(ChangedItem(kind: .newVersion, previous: nil, report: report))
         }
-        // Edited manifests: every model whose deployment changed is judged by that environment's gates.
-        let config = try snap.config()
+        // Edited manifests: every model whose deployment changed is judged by that environment's
+        // gates on main, against what main serves now.
+        let config = try self.main().config()
         for change in changes where change.path.hasPrefix("deploy/") && change.path.hasSuffix(".yaml") {
             let env = String(change.path.dropFirst("deploy/".count).dropLast(".yaml".count))
             guard config.environment(env) != nil else {
-                throw RegistryError.invalidInput("\(change.path): environment '\(env)' is not in mreg.yaml")
+                throw RegistryError.invalidInput("\(change.path): environment '\(env)' is not in mreg.yaml on \(config.mainBranch)")
             }
             let before = (try? baseSnap.manifest(env))??.models ?? [:]
             guard let after = try snap.manifest(env)?.models else { continue }
@@ -229,12 +226,46 @@ extension Registry {
                     guard let candidate, candidate != previous, candidate != old?.version else { continue }
                     let (t, path) = try dataFor(model)
                     var report = try evaluate(snap: snap, model: model, version: candidate, table: t, dataPath: path)
-                    try checkGates(&report, environment: env, table: t, snap: snap)
+                    let reason = try forceReason(model: model, environment: env, base: baseID, head: snap.commit)
+                    try checkGates(&report, environment: env, table: t, snap: snap, deployment: true, forceReason: reason)
                     items.append(ChangedItem(kind: .deployment, previous: old?.version, report: report))
                 }
             }
         }
         return ChangedReport(base: baseID, head: snap.commit, items: items)
+    }
+
+    /// The commit `evaluate --changed` compares with: `--base` when given (a commit, or a branch
+    /// such as `origin/main`, whose remote then also stands in for main), else the merge-base of
+    /// HEAD with main. In a shallow clone where the merge-base is out of reach, main's tip when it
+    /// is a parent of HEAD (the merge commit a Git host checks out); otherwise an error that says
+    /// what to fetch.
+    func changedBase(_ base: String?, head snap: Snapshot) throws -> ObjectID {
+        let remotes = try repository.remoteNames()
+        if let base {
+            if let slash = base.firstIndex(of: "/"), remotes.contains(String(base[..<slash])) { mainRemote = String(base[..<slash]) }
+            guard let found = (try? repository.resolveCommit(base)) ?? nil else {
+                throw RegistryError.invalidInput("--base '\(base)' names no commit here; fetch it first (git fetch origin \(base)), or fetch the whole history (fetch-depth: 0)")
+            }
+            // A branch (or its tip) that moved on since HEAD left it: compare with where HEAD left it.
+            return try mergeBase(found, snap.commit) ?? found
+        }
+        let name = try snap.config().mainBranch
+        let tip = try mainTip(name)
+        if let mb = try mergeBase(tip.commit, snap.commit) { return mb }
+        if try repository.commit(snap.commit).parents.contains(tip.commit) { return tip.commit }
+        throw RegistryError.mainNotFound(
+            "cannot find where HEAD left '\(shortName(tip.ref))'" + (repository.isShallow ? " in this shallow clone" : "")
+                + "; fetch the whole history (git fetch --unshallow, or fetch-depth: 0) or pass --base COMMIT")
+    }
+
+    /// The merge-base of two commits, nil when there is none or a shallow clone lacks the history.
+    func mergeBase(_ a: ObjectID, _ b: ObjectID) throws -> ObjectID? {
+        do {
+            return try repository.mergeBase(a, b)
+        } catch where repository.isShallow {
+            return nil
+        }
     }
 
     /// Evaluation data named in model.yaml: a file on this machine (relative to the registry folder

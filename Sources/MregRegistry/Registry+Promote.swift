@@ -107,31 +107,21 @@ extension Registry {
             throw RegistryError.invalidInput("\(request.environment) already serves \(request.model)@\(version) that way; nothing to promote")
         }
 
-        // Gates: the version's recorded metrics against the one it replaces, card, promotion order.
-        var gates = [RuleResult]()
+        // Gates: the version's recorded metrics against the one it replaces, card, integrity,
+        // promotion order; the same verdict `evaluate --changed` reaches on the pull request.
         let record = try main.versionRecord(request.model, version)
         let metricsFile = try main.metrics(request.model, version)
         let card = try main.card(request.model, version)
-        var champion: (version: String, metrics: [String: Double])?
-        if let replaced = previous?.version, replaced != version {
-            champion = (replaced, try main.metrics(request.model, replaced)?.primary ?? [:])
-        }
-        gates += env.gates.check(GateInput(
-            task: record.task ?? (try? main.modelSpec(request.model))?.task, metrics: metricsFile?.primary ?? [:],
-            champion: champion, cardMissing: card?.missingFields,
-            cardMismatches: card.map { Registry.cardMetricIssues(card: $0, metrics: metricsFile) } ?? []))
-        let integrity = try integrityProblems(snap: main, model: request.model, version: version, record: record)
-        gates.append(RuleResult(rule: "integrity", passed: integrity.isEmpty,
-                                detail: integrity.isEmpty ? "every file matches version.yaml" : integrity.joined(separator: "; ")))
-        if let from = env.promoteFrom, request.kind == .promote {
-            let served = try hasServed(model: request.model, version: version, environment: from, main: main)
-            gates.append(RuleResult(rule: "promote from \(from)", passed: served,
-                                    detail: served ? "\(from) has served \(version)" : "\(from) has never served \(version) on \(config.mainBranch)"))
-        }
-        let blocking = request.kind == .rollback ? gates.filter { $0.rule == "integrity" } : gates
-        let failed = blocking.filter { !$0.passed }
-        if !failed.isEmpty && !request.force {
-            throw PromotionRefused(failures: failed)
+        let change = DeploymentChange(
+            model: request.model, version: version, environment: env, previous: previous,
+            metrics: metricsFile?.primary ?? [:],
+            integrity: try integrityProblems(snap: main, model: request.model, version: version, record: record),
+            forceReason: request.force ? request.reason : nil)
+        let verdict = try judge(change, snap: main, main: main) { replaced in try main.metrics(request.model, replaced)?.primary ?? [:] }
+        let gates = verdict.gates, champion = verdict.champion
+        let failed = verdict.failed
+        if !verdict.passed {
+            throw PromotionRefused(failures: verdict.blocking.filter { !$0.passed })
         }
 
         let defaultName = (request.kind == .rollback ? "rollback/" : "promote/") + "\(request.model)-\(version)-\(request.environment)"
@@ -142,8 +132,12 @@ extension Registry {
             throw RegistryError.invalidInput("'\(branchName)' is not a valid branch name")
         }
         if let existing = try repository.referenceTarget(branchRef) {
-            // A default-named branch that main already contains is spent: make it anew.
-            guard request.branch == nil, try repository.isAncestor(existing, of: main.commit) else {
+            // A branch that main already contains is spent, and one left by an earlier attempt at
+            // this same change (a refused push, a moved main) is stale: make it anew.
+            var stale = request.branch == nil
+            if stale { stale = try repository.isAncestor(existing, of: main.commit) }
+            if !stale { stale = try isEarlierAttempt(existing, model: request.model, version: version, environment: request.environment, main: main) }
+            guard stale else {
                 throw RegistryError.invalidInput("branch '\(branchName)' already exists; delete it or pass --branch")
             }
             try repository.deleteReference(branchRef, expected: existing)
@@ -157,7 +151,7 @@ extension Registry {
         message += "Mreg-Previous: \(previous.map(Registry.describe) ?? "none")\n"
         if let c = next.canary { message += "Mreg-Canary: \(c.version) \(c.weight)%\n" }
         if request.kind == .rollback { message += "Mreg-Rollback: true\n" }
-        if request.force && !failed.isEmpty, let reason = request.reason { message += "Mreg-Forced: \(reason.replacingOccurrences(of: "\n", with: " "))\n" }
+        if verdict.forced != nil, let reason = request.reason { message += "Mreg-Forced: \(reason.replacingOccurrences(of: "\n", with: " "))\n" }
 
         var newManifest = manifest
         newManifest.models[request.model] = next
@@ -166,10 +160,25 @@ extension Registry {
                                      newBranch: true, message: message)
         var promotion = Promotion(
             model: request.model, version: version, environment: request.environment, kind: request.kind, previous: previous, next: next,
-            branch: branchName, commit: commit, base: main.commit, gates: gates, forced: request.force && !failed.isEmpty,
+            branch: branchName, commit: commit, base: main.commit, gates: gates, forced: verdict.forced != nil && !failed.isEmpty,
             reason: request.reason, title: title, body: "")
         promotion.body = try pullRequestBody(promotion, main: main, record: record, metrics: metricsFile, card: card, champion: champion)
         return promotion
+    }
+
+    /// Deletes a promotion's branch after a step that followed it failed (a refused push, say),
+    /// so nothing half-done is left; a branch that moved since is left alone.
+    public func discardBranch(_ promotion: Promotion) {
+        try? repository.deleteReference("refs/heads/" + promotion.branch, expected: promotion.commit)
+    }
+
+    /// True when `tip` is a promotion commit of this same change made by mreg on top of main or an
+    /// older main: a retry may replace it.
+    func isEarlierAttempt(_ tip: ObjectID, model: String, version: String, environment: String, main: Snapshot) throws -> Bool {
+        let info = try repository.commit(tip)
+        guard info.parents.count == 1, try repository.isAncestor(info.parents[0], of: main.commit) else { return false }
+        let trailers = Trailers(message: info.message)
+        return trailers["Mreg-Model"] == model && trailers["Mreg-Version"] == version && trailers["Mreg-Environment"] == environment
     }
 
     /// Moves main to the promotion (a fast-forward, by compare-and-swap). When main moved since the

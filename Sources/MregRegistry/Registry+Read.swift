@@ -59,6 +59,8 @@ public struct HistoryEvent {
     public var previous: String?
     public var detail: String
     public var summary: String
+    /// For a deployment change: the reason of the `Mreg-Forced` trailer it landed with, if any.
+    public var forced: String?
 }
 
 extension Registry {
@@ -207,10 +209,14 @@ extension Registry {
             let parentTree = try parent.map { p in try repository.treeID(ofCommit: p) }
             let oldModel = try parentTree.flatMap { t in try repository.entry(at: modelPath, inTree: t)?.id }
             let oldDeploy = try parentTree.flatMap { t in try repository.entry(at: deployPath, inTree: t)?.id }
+            let forced = oldDeploy != entries[1] ? landedForceReason(info) : nil
             func event(_ kind: HistoryEvent.Kind, version: String? = nil, environment: String? = nil, previous: String? = nil, _ detail: String) {
+                let isDeploy = kind == .deployed || kind == .canary
                 events.append(HistoryEvent(
                     kind: kind, commit: commitID, author: info.author.formatted, time: info.committer.time, version: version,
-                    environment: environment, previous: previous, detail: detail, summary: info.summary))
+                    environment: environment, previous: previous,
+                    detail: detail + (isDeploy ? forced.map { " (FORCED: \($0))" } ?? "" : ""), summary: info.summary,
+                    forced: isDeploy ? forced : nil))
             }
             if oldModel != entries[0] {
                 var byVersion = [String: [FileChange]]()

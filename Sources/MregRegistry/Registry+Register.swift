@@ -120,11 +120,19 @@ extension Registry {
         listed.sort { $0.path < $1.path }
         if let card = content.card { _ = try ModelCard.parse(card, file: ModelCard.fileName) }
 
+        var reserved: String?
         return try retrying(branch: branch) {
             let snap = try head()
             let existing = try snap.versionNames(model)
-            let number = (existing.compactMap(Names.versionNumber).max() ?? 0) + 1
-            let version = "v\(number)"
+            if reserved == nil || existing.contains(reserved!) {
+                // The number comes from the reservation every branch shares, above what this
+                // branch and main hold.
+                let onMain = try ((try? self.main()).map { try $0.versionNames(model) }) ?? []
+                let floor = (existing + onMain).compactMap(Names.versionNumber).max() ?? 0
+                let target = (try? mainTip(try snap.config().mainBranch).commit) ?? snap.commit
+                reserved = try reserveVersion(model: model, floor: floor, target: target)
+            }
+            let version = reserved!
             let dir = Snapshot.versionPath(model, version)
             var changes = [String: TreeChange]()
             for (path, change) in blobs { changes[dir + "/" + path] = change }

@@ -49,9 +49,17 @@ extension Registry {
                     let record = try snap.versionRecord(model, version)
                     try verifyFiles(snap: snap, dir: dir, tree: entry.id, record: record, report: &report)
                     let metrics = try snap.metrics(model, version)
+                    if record.model != model || record.version != version {
+                        problem(dir + "/" + VersionRecord.fileName, "says \(record.model)@\(record.version), but lies in \(dir)")
+                    }
                     if let card = try snap.card(model, version) {
                         for issue in Registry.cardMetricIssues(card: card, metrics: metrics) {
                             problem(dir + "/" + ModelCard.fileName, issue)
+                        }
+                        for (key, expected) in [("model", model), ("version", version)] {
+                            if let stated = card.fields[key]?.stringValue, stated != expected {
+                                problem(dir + "/" + ModelCard.fileName, "its \(key) is '\(stated)', but the card lies in \(dir)")
+                            }
                         }
                     } else {
                         problem(dir + "/" + ModelCard.fileName, "missing")

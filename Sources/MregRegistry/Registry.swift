@@ -15,6 +15,14 @@ public final class Registry {
     public let directory: String?
     /// The process environment, for the commit identity (`GIT_AUTHOR_*`, ...).
     public var environment: [String: String]
+    /// The remote whose tracking branch stands in for main when there is no local main branch
+    /// (from `evaluate --changed --base REMOTE/BRANCH`); nil: `origin`, then any.
+    public var mainRemote: String?
+    /// Whether registering reserves its version number on the remote as well as locally
+    /// (`register --no-reserve` turns it off; see `Registry+Reserve.swift`).
+    public var reserveOnRemote = true
+    /// The remote that reserves version numbers; nil: `origin`, else the only remote.
+    public var reservationRemote: String?
     /// What each first-parent commit changed, loaded on first use (see `ChangeIndex`).
     lazy var changeIndex = ChangeIndex(repository: repository, prefix: prefix)
 
@@ -82,6 +90,9 @@ public final class Registry {
         return URL(fileURLWithPath: full).standardizedFileURL.path
     }
 
+    /// `realPath`, for tests that compare paths the way mreg prints them.
+    public static func realPathForTests(_ path: String) -> String { realPath(path) }
+
     static func realPath(_ path: String) -> String {
         var p = path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
@@ -131,14 +142,36 @@ public final class Registry {
         return snap
     }
 
-    /// The registry at the tip of the main branch named in `mreg.yaml` (deployments live there);
-    /// falls back to the current branch when the main branch does not exist.
+    /// The registry at the tip of the main branch named in `mreg.yaml` (deployments live there),
+    /// found the way CI checkouts have it: the local branch, else a remote-tracking branch
+    /// (`mainRemote`, then `origin`, then any remote). Never the current commit in disguise: when
+    /// main is nowhere, an error says what to fetch.
     public func main() throws -> Snapshot {
         let current = try head()
-        let mainRef = "refs/heads/" + (try current.config()).mainBranch
-        guard let tip = try repository.referenceTarget(mainRef), tip != current.commit else { return current }
-        let snap = try snapshot(commit: tip)
-        return snap.exists ? snap : current
+        let name = try current.config().mainBranch
+        let tip = try mainTip(name)
+        if tip.commit == current.commit { return current }
+        let snap = try snapshot(commit: tip.commit)
+        guard snap.exists else {
+            throw RegistryError.noRegistry("'\(shortName(tip.ref))' has no \(prefix)\(RegistryConfig.fileName) yet; merge the registry into it first")
+        }
+        return snap
+    }
+
+    /// Where the main branch `name` is: `refs/heads/NAME`, else `refs/remotes/REMOTE/NAME`.
+    public func mainTip(_ name: String) throws -> (ref: String, commit: ObjectID) {
+        let local = "refs/heads/" + name
+        if let tip = try repository.referenceTarget(local) { return (local, tip) }
+        let remotes = try repository.remoteNames()
+        var order = [String]()
+        for r in [mainRemote, "origin"].compactMap({ $0 }) + remotes where !order.contains(r) { order.append(r) }
+        for remote in order {
+            let ref = "refs/remotes/\(remote)/\(name)"
+            if let tip = try repository.referenceTarget(ref) { return (ref, tip) }
+        }
+        let remote = mainRemote ?? (remotes.contains("origin") || remotes.isEmpty ? "origin" : remotes[0])
+        throw RegistryError.mainNotFound(
+            "no branch '\(name)' here, neither local nor '\(remote)/\(name)'; fetch it first (git fetch \(remote) \(name):refs/remotes/\(remote)/\(name))")
     }
 
     /// The commit identity from the environment and Git configuration.

@@ -13,6 +13,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case invalidInput(String)
     /// The branch kept moving under us; the caller may simply run again.
     case branchMoved(String)
+    /// The main branch is neither local nor remote-tracking here: the message says what to fetch.
+    case mainNotFound(String)
     case git(GitError)
     case format(CoreError)
 
@@ -27,6 +29,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .notDeployed(let m, let e): return "model '\(m)' is not deployed in '\(e)'"
         case .invalidInput(let message): return message
         case .branchMoved(let branch): return "\(branch) moved, run again"
+        case .mainNotFound(let detail): return detail
         case .git(let e): return e.description
         case .format(let e): return e.description
         }

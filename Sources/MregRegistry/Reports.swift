@@ -36,6 +36,7 @@ public enum Reports {
         if let env = r.environment {
             out += "gates of \(env)" + (r.champion.map { " (champion \($0.version))" } ?? " (no champion yet)") + "\n"
             for g in r.gates { out += "  \(g.passed ? "pass" : "FAIL")  \(g.rule.padding(toLength: 40, withPad: " ", startingAt: 0))  \(g.detail)\n" }
+            if let w = r.waiver { out += "waived: \(w)\n" }
             out += r.passed ? "PASSED\n" : "FAILED\n"
         } else if !r.problems.isEmpty {
             out += "FAILED\n"
@@ -58,6 +59,7 @@ public enum Reports {
             o["environment"] = .string(env)
             o["champion"] = r.champion.map { ["version": .string($0.version), "metrics": .object($0.metrics.mapValues(JSONValue.number))] } ?? .null
             o["gates"] = .array(r.gates.map(ruleJSON))
+            if let w = r.waiver { o["waiver"] = .string(w) }
         }
         if let c = r.recorded { o["recordedCommit"] = .string(c.hex) }
         return .object(o)
@@ -125,6 +127,7 @@ public enum Reports {
             if let env = r.environment {
                 out += "Gates of **\(env)**:\n\n| rule | result | detail |\n|---|---|---|\n"
                 for g in r.gates { out += "| `\(g.rule)` | \(g.passed ? "✅ pass" : "❌ fail") | \(g.detail.replacingOccurrences(of: "|", with: "\\|")) |\n" }
+                if let w = r.waiver { out += "\n> ⚠️ Failing gates waived: \(w.replacingOccurrences(of: "\n", with: " "))\n" }
                 out += "\n"
             }
         }
@@ -142,7 +145,7 @@ public enum Reports {
         for (title, r) in items {
             var cases = [(String, String?)]()
             cases.append(("integrity", r.problems.isEmpty ? nil : r.problems.joined(separator: "; ")))
-            for g in r.gates { cases.append((g.rule, g.passed ? nil : g.detail)) }
+            for g in r.gates { cases.append((g.rule, g.passed || r.waiver != nil ? nil : g.detail)) }
             let failures = cases.filter { $0.1 != nil }.count
             totalTests += cases.count
             totalFailures += failures

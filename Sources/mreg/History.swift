@@ -41,6 +41,7 @@ struct History: ParsableCommand {
                 if let v = e.version { o["version"] = .string(v) }
                 if let v = e.environment { o["environment"] = .string(v) }
                 if let v = e.previous { o["previous"] = .string(v) }
+                if let v = e.forced { o["forced"] = .string(v) }
                 return .object(o)
             })])
             return

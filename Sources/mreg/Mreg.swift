@@ -26,9 +26,18 @@ struct Mreg: AsyncParsableCommand {
     )
 
     /// Runs the command line; maps errors to one line on stderr and the documented exit codes.
+    /// Under `--json` a failure is also a JSON document on stdout (`{"error": ..., "exitCode": ...}`),
+    /// unless the command already printed its report there.
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.prefix { $0 != "--" }.contains("--json")
+        func fail(_ message: String, _ code: Int32) -> Never {
+            printError(message)
+            if json { printJSON(["error": .string(message.split(separator: "\n").joined(separator: "; ")), "exitCode": .number(Double(code))]) }
+            Foundation.exit(code)
+        }
         do {
-            var command = try parseAsRoot(defaultingOptionalValues(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(defaultingOptionalValues(arguments))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -40,25 +49,20 @@ struct Mreg: AsyncParsableCommand {
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch let error as RegistryError {
-            printError(error.description)
-            Foundation.exit(2)
+            fail(error.description, 2)
         } catch let error as GitError {
-            printError(error.description)
-            Foundation.exit(2)
+            fail(error.description, 2)
         } catch let error as CoreError {
-            printError(error.description)
-            Foundation.exit(2)
+            fail(error.description, 2)
         } catch let error as MLError {
-            printError(error.description)
-            Foundation.exit(2)
+            fail(error.description, 2)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            printError(message(for: error).replacingOccurrences(of: "Error: ", with: "").lowercasedFirst)
-            Foundation.exit(2)
+            fail(message(for: error).replacingOccurrences(of: "Error: ", with: "").lowercasedFirst, 2)
         }
     }
 }
@@ -94,7 +98,8 @@ func defaultingOptionalValues(_ arguments: [String]) -> [String] {
     return out
 }
 
-/// A check (verify, evaluate, monitor) ran and failed: exit 1 after printing its report.
+/// A check (verify, evaluate, monitor, a refused promotion) ran and failed: exit 1 after printing
+/// its report (under `--json`, the report is the JSON document on stdout).
 struct CheckFailed: Error {
     var message: String?
 }

@@ -124,15 +124,38 @@ func runPromotion(_ registry: Registry, _ request: inout PromotionRequest, _ o: 
     do {
         p = try registry.promote(request)
     } catch let refused as PromotionRefused {
-        for line in refused.description.split(separator: "\n") { print(line) }
-        throw CheckFailed(message: "promotion refused by \(refused.failures.count) gate\(refused.failures.count == 1 ? "" : "s") (override with --force --reason TEXT)")
+        let forceRefused = refused.failures.contains { $0.rule == "force" }
+        let summary = "promotion refused by \(refused.failures.count) gate\(refused.failures.count == 1 ? "" : "s")"
+            + (forceRefused ? "" : " (override with --force --reason TEXT where the environment allows it)")
+        if o.json {
+            printJSON(["error": .string(summary), "exitCode": 1, "gates": .array(refused.failures.map(\.json))])
+        } else {
+            for line in refused.description.split(separator: "\n") { print(line) }
+        }
+        throw CheckFailed(message: summary)
     }
-    if o.merge { p = try registry.merge(p, request: request) }
+    if o.merge {
+        do {
+            p = try registry.merge(p, request: request)
+        } catch {
+            // Not merged: the branch goes, so a retry starts clean.
+            registry.discardBranch(p)
+            throw error
+        }
+    }
     var pushed: String?
     if let remote = o.pushRemote {
         // Merged here: main is what goes to the remote; otherwise the promotion branch, for review.
         let branch = p.merged != nil ? try registry.head().config().mainBranch : p.branch
-        pushed = try registry.push(branch: branch, remote: remote)
+        do {
+            pushed = try registry.push(branch: branch, remote: remote)
+        } catch {
+            if p.merged != nil {
+                throw RegistryError.invalidInput("merged into \(branch) here, but the push failed: \(error); push \(branch) again (git push \(remote) \(branch))")
+            }
+            registry.discardBranch(p)
+            throw error
+        }
     }
     if o.json {
         var out: [String: JSONValue] = [
@@ -140,7 +163,7 @@ func runPromotion(_ registry: Registry, _ request: inout PromotionRequest, _ o: 
             "base": .string(p.base.hex), "model": .string(p.model), "version": .string(p.version), "environment": .string(p.environment),
             "kind": .string(p.kind.rawValue), "forced": .bool(p.forced),
             "previous": p.previous.map { .string(Registry.describe($0)) } ?? .null, "next": .string(Registry.describe(p.next)),
-            "gates": .array(p.gates.map { ["rule": .string($0.rule), "passed": .bool($0.passed), "detail": .string($0.detail)] }),
+            "gates": .array(p.gates.map(\.json)),
             "merged": .bool(p.merged != nil),
         ]
         if let pushed { out["pushedTo"] = .string(pushed) }
@@ -149,6 +172,11 @@ func runPromotion(_ registry: Registry, _ request: inout PromotionRequest, _ o: 
     }
     print("Created branch \(p.branch) (commit \(p.commit.short)) on \(p.base.short)")
     if let merged = p.merged { print("Merged into main (now \(merged.short)) and deleted the branch") }
-    if let pushed { print("Pushed \(p.branch) to \(pushed)") }
+    if let pushed { print("Pushed \(p.merged != nil ? try registry.head().config().mainBranch : p.branch) to \(pushed)") }
     print("\nPull request title:\n\(p.title)\n\nPull request body:\n\(p.body)", terminator: "")
+}
+
+extension RuleResult {
+    /// `{"rule", "passed", "detail"}`, as promote and evaluate print gates.
+    var json: JSONValue { ["rule": .string(rule), "passed": .bool(passed), "detail": .string(detail)] }
 }

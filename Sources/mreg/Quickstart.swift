@@ -203,7 +203,7 @@ struct Quickstart: ParsableCommand {
     /// `mreg init`, with a local identity for the demo repository when none is configured anywhere.
     private func initialize(_ path: String, environment env: inout [String: String]) throws -> InitResult {
         do {
-            return try Registry.initialize(at: path, name: "penguins-demo", environment: env)
+            return try Registry.initialize(at: path, name: "penguins-demo", placement: .newRepository, environment: env)
         } catch GitError.noIdentity {
             FileHandle.standardError.write(Data("note: no Git identity is configured; the demo commits as 'mreg quickstart <quickstart@example.com>'\n".utf8))
             env["GIT_AUTHOR_NAME"] = "mreg quickstart"
@@ -211,7 +211,7 @@ struct Quickstart: ParsableCommand {
             env["GIT_COMMITTER_NAME"] = "mreg quickstart"
             env["GIT_COMMITTER_EMAIL"] = "quickstart@example.com"
             try? FileManager.default.removeItem(atPath: path)
-            let result = try Registry.initialize(at: path, name: "penguins-demo", environment: env)
+            let result = try Registry.initialize(at: path, name: "penguins-demo", placement: .newRepository, environment: env)
             let repo = try Repository.open(at: path)
             try repo.setConfigString("user.name", "mreg quickstart")
             try repo.setConfigString("user.email", "quickstart@example.com")

@@ -32,9 +32,14 @@ import Testing
         #expect(body.contains("Mreg-Model: penguins\nMreg-Version: v1\nMreg-Environment: staging\nMreg-Previous: none"))
         #expect(git(["status", "--porcelain"], in: reg).stdout == "")
         #expect(try String(contentsOfFile: reg + "/deploy/staging.yaml", encoding: .utf8).contains("models: {}"))
-        // The branch exists now: a second run says so.
+        // A retry replaces the branch an earlier attempt at the same change left behind.
         let again = mreg(["promote", "penguins@v1", "--to", "staging"], in: reg)
-        #expect(again.status == 2 && again.stderr.contains("already exists"))
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(git(["rev-list", "--count", "main..promote/penguins-v1-staging"], in: reg).stdout == "1")
+        // A branch of the same name that is something else is never touched.
+        git(["branch", "-f", "mine", "main"], in: reg)
+        let other = mreg(["promote", "penguins@v1", "--to", "staging", "--branch", "mine"], in: reg)
+        #expect(other.status == 2 && other.stderr.contains("already exists"), "\(other.stderr)")
         #expect(git(["fsck", "--strict"], in: reg).status == 0)
     }
 
@@ -56,6 +61,11 @@ import Testing
         #expect(v2.status == 1)
         #expect(v2.stdout.contains("gate 'card-complete' failed"))
         #expect(mreg(["promote", "penguins@v2", "--to", "production", "--force"], in: reg).status == 2)
+        // Production refuses force unless its policy allows it.
+        let noForce = mreg(["promote", "penguins@v2", "--to", "production", "--canary", "10", "--force", "--reason", "trial run"], in: reg)
+        #expect(noForce.status == 1)
+        #expect(noForce.stdout.contains("gate 'force' failed: production does not allow forced changes"), "\(noForce.stdout)")
+        allowForce(in: reg)
         let forced = mreg(["promote", "penguins@v2", "--to", "production", "--canary", "10", "--force", "--reason", "trial run", "--merge"], in: reg)
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(git(["log", "-1", "--format=%B", "main"], in: reg).stdout.contains("Mreg-Forced: trial run"))
@@ -105,7 +115,10 @@ import Testing
         #expect(mreg(["train", "penguins", "--data", penguinsCSV], in: reg).status == 0)
         let down = mreg(["promote", "penguins@v3", "--to", "staging", "--push", "git://127.0.0.1:1/nothing.git"], in: reg)
         #expect(down.status == 2 && down.isOneLineError, "\(down.stderr)")
-        #expect(git(["rev-parse", "--verify", "-q", "promote/penguins-v3-staging"], in: reg).status == 0)
+        // Nothing half-done is left: the branch is gone and the retry starts clean.
+        #expect(git(["rev-parse", "--verify", "-q", "promote/penguins-v3-staging"], in: reg).status != 0)
+        let retry = mreg(["promote", "penguins@v3", "--to", "staging", "--push"], in: reg)
+        #expect(retry.status == 0, "\(retry.stderr)")
     }
 
     @Test func invalidManifestIsReportedAndNotBuiltOn() throws {
@@ -163,4 +176,13 @@ import Testing
         #expect(rb.stdout.contains("\"next\": \"v1\""), "\(rb.stderr)")
         #expect(rb.stdout.contains("\"branch\": \"rollback/penguins-v1-staging\""))
     }
+}
+
+/// Lets production pass forced changes (`allowForce: true`), committed on main.
+func allowForce(in reg: String) {
+    let path = reg + "/mreg.yaml"
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    try? text.replacingOccurrences(of: "  - name: production\n", with: "  - name: production\n    allowForce: true\n")
+        .write(toFile: path, atomically: true, encoding: .utf8)
+    git(["commit", "-qam", "Allow forced changes in production"], in: reg)
 }

@@ -183,9 +183,17 @@ func json(_ text: String) -> [String: Any] {
         #expect(report.contains("penguins@v2 (new version)"))
         #expect(report.contains("penguins in production: none -> v2"))
         #expect(report.contains("❌ fail"))
-        #expect(try String(contentsOfFile: xml, encoding: .utf8).contains("failures=\"1\""))
+        // A hand edit is judged like `mreg promote`: production only after staging served it.
+        #expect(report.contains("promote from staging"))
+        #expect(try String(contentsOfFile: xml, encoding: .utf8).contains("failures=\"2\""))
         #expect(mreg(["card", "penguins@v2", "--set", "owner=a", "--set", "intended_use=b", "--set", "limitations=c", "--set", "license=d"], in: reg).status == 0)
-        // Without data, recorded test metrics are used and the report says so.
+        let skipped = mreg(["evaluate", "--changed", "--format", "json"], in: reg)
+        #expect(skipped.status == 1, "\(skipped.stdout)")
+        #expect(skipped.stdout.contains("staging has never served v2"))
+        // Staging first: passes. Without data, recorded test metrics are used and the report says so.
+        dir.write("reg/deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels: {}\n")
+        dir.write("reg/deploy/staging.yaml", "schemaVersion: 1\nenvironment: staging\nmodels:\n  penguins: {version: v2}\n")
+        git(["commit", "-qam", "deploy v2 to staging"], in: reg)
         let again = mreg(["evaluate", "--changed", "--format", "json"], in: reg)
         #expect(again.status == 0, "\(again.stdout)")
         #expect(again.stdout.contains("recorded test metrics"))

@@ -200,3 +200,38 @@ import Testing
         #expect(throws: CoreError.self) { try ModelCard.parse("---\nschemaVersion: 1\nowner: [a]\n---\n", file: "card.md") }
     }
 }
+
+@Suite struct MetricsInputTests {
+    func parse(_ text: String) throws -> MetricsFile { try MetricsFile.parseInput(Data(text.utf8), file: "m.json") }
+
+    @Test func flatSplitKeyedAndFullFormsAreAllStoredInFull() throws {
+        let flat = try parse(#"{"accuracy": 0.9, "f1_macro": 0.8}"#)
+        #expect(flat.splits == ["test": ["accuracy": 0.9, "f1_macro": 0.8]])
+        let keyed = try parse(#"{"test": {"accuracy": 0.9}, "validation": {"accuracy": 0.95}}"#)
+        #expect(keyed.splits == ["test": ["accuracy": 0.9], "validation": ["accuracy": 0.95]])
+        #expect(keyed.primary == ["accuracy": 0.9])
+        let full = try parse(#"{"schemaVersion": 1, "splits": {"validation": {"r2": 0.5}}}"#)
+        #expect(full.splits == ["validation": ["r2": 0.5]])
+        // Stored in the full form, which reads back the same.
+        #expect(try MetricsFile.parse(keyed.encoded(), file: "metrics.json") == keyed)
+    }
+
+    @Test func mixedMalformedAndHostileShapesAreOneLineErrors() {
+        for (text, fragment) in [
+            (#"{"test": {"accuracy": 0.9}, "accuracy": 0.9}"#, "field 'accuracy' must be an object"),
+            (#"{"test": {"accuracy": "high"}}"#, "test.accuracy"),
+            (#"{"test": {"Bad Name": 1}}"#, "not a valid metric name"),
+            (#"{}"#, "non-empty JSON object"),
+            (#"[1, 2]"#, "non-empty JSON object"),
+            (#"{"test": {"accuracy": 0.9"#, "invalid JSON"),
+            (#"{"splits": {"test": {"accuracy": 1}}}"#, "schemaVersion"),
+        ] {
+            #expect {
+                try parse(text)
+            } throws: { error in
+                let message = "\(error)"
+                return message.contains(fragment) && !message.contains("\n")
+            }
+        }
+    }
+}

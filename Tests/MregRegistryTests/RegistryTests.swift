@@ -36,7 +36,22 @@ import Testing
         dir.write("service/main.go", "package main\n")
         git(["add", "."], in: dir.path)
         git(["commit", "-qm", "code"], in: dir.path)
-        _ = try Registry.initialize(at: "ml/registry", name: "mono", environment: testEnvironment, cwd: dir.path)
+        let before = git(["rev-parse", "HEAD"], in: dir.path).stdout
+        // Inside another repository's work tree nothing is committed unless the user says how.
+        #expect {
+            try Registry.initialize(at: "ml/registry", name: "mono", environment: testEnvironment, cwd: dir.path)
+        } throws: { error in
+            "\(error)".contains("inside the Git repository at '\(Registry.realPathForTests(dir.path))'") && "\(error)".contains("--subfolder")
+        }
+        #expect(git(["rev-parse", "HEAD"], in: dir.path).stdout == before)
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("ml")))
+        let made = try Registry.initialize(
+            at: "ml/registry", name: "mono", ciFiles: try Registry.ciFiles("github"), placement: .subfolder,
+            environment: testEnvironment, cwd: dir.path)
+        // CI files go to the repository's root, where hosts run them, and work in the folder.
+        #expect(made.files.contains(".github/workflows/mreg.yml"))
+        #expect(made.files.contains("ml/registry/mreg.yaml"))
+        #expect(try String(contentsOfFile: dir.sub(".github/workflows/mreg.yml"), encoding: .utf8).contains("MREG_REGISTRY: \"ml/registry\""))
         let registry = try Registry.discover(cwd: dir.sub("ml/registry/deploy"), environment: testEnvironment)
         #expect(registry.prefix == "ml/registry/")
         let reg = try registry.register(model: "m", content: content(["model.json": "{}"]), message: nil)
@@ -266,7 +281,9 @@ import Testing
                 "models/m/v2/card.md": .blob(try repo.entry(at: "models/m/v1/card.md", inTree: try repo.treeID(ofCommit: tip))!.id),
             ], onBranch: "refs/heads/main", parent: tip, message: "corrupt", identity: try registry.identity())
         let lines = try registry.verify().problems.map(\.description)
-        #expect(lines == ["models/m/v2/model.json: sha256 differs from version.yaml (artifact corrupted or replaced)"])
+        // The card was copied from v1 and still says so: a version re-registered by hand is caught.
+        #expect(lines == ["models/m/v2/model.json: sha256 differs from version.yaml (artifact corrupted or replaced)",
+                          "models/m/v2/card.md: its version is 'v1', but the card lies in models/m/v2"])
     }
 
     @Test func invalidFilesAreProblemsNotCrashes() throws {

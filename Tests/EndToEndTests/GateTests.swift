@@ -1,0 +1,251 @@
+import Foundation
+import MregTestSupport
+import Testing
+
+/// The gate holds in the checkouts CI systems make, for every way a manifest changes.
+@Suite(.serialized) struct GateTests {
+    /// A registry pushed to a bare `origin`: penguins v1 (accuracy 0.941) serves staging and
+    /// production; v2 (0.874, complete card) serves staging. Returns (registry, origin).
+    func setUp(_ dir: TempDir) -> (reg: String, origin: String) {
+        let reg = dir.sub("reg"), origin = dir.sub("origin.git")
+        git(["init", "-q", "--bare", origin], in: dir.path)
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        git(["remote", "add", "origin", origin], in: reg)
+        for (n, accuracy) in [(1, 0.941), (2, 0.874)] {
+            let from = dir.sub("build\(n)")
+            dir.write("build\(n)/model.bin", "weights \(n)\n")
+            dir.write("metrics\(n).json", #"{"test": {"accuracy": \#(accuracy)}, "validation": {"accuracy": \#(accuracy + 0.01)}}"#)
+            let r = mreg(["register", "penguins", "--from", from, "--metrics", dir.sub("metrics\(n).json")], in: reg)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(mreg(["card", "penguins@v\(n)", "--set", "owner=a", "--set", "intended_use=b", "--set", "limitations=c", "--set", "license=d"], in: reg).status == 0)
+        }
+        for (version, env) in [("v1", "staging"), ("v1", "production"), ("v2", "staging")] {
+            let p = mreg(["promote", "penguins@\(version)", "--to", env, "--merge"], in: reg)
+            #expect(p.status == 0, "\(p.stderr)")
+        }
+        git(["push", "-q", "origin", "main"], in: reg)
+        return (reg, origin)
+    }
+
+    /// A pull request from `branch` of `reg`, pushed to origin as `refs/pull/1/head`, and the merge
+    /// commit a Git host makes for it as `refs/pull/1/merge`.
+    func openPullRequest(_ dir: TempDir, reg: String, origin: String, branch: String) {
+        git(["push", "-q", "origin", "\(branch):refs/pull/1/head"], in: reg)
+        let host = dir.sub("host")
+        git(["clone", "-q", origin, host], in: dir.path)
+        git(["fetch", "-q", "origin", "refs/pull/1/head"], in: host)
+        git(["checkout", "-q", "--detach", "origin/main"], in: host)
+        #expect(git(["merge", "-q", "--no-ff", "-m", "Merge pull request #1", "FETCH_HEAD"], in: host).status == 0)
+        git(["push", "-q", "origin", "HEAD:refs/pull/1/merge"], in: host)
+    }
+
+    /// A hand edit on a branch that puts v2 (worse than v1) into production.
+    func handEditProduction(_ dir: TempDir, reg: String, message: String = "serve v2 in production") {
+        git(["checkout", "-q", "-b", "pr"], in: reg)
+        dir.write("reg/deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels:\n  penguins: {version: v2}\n")
+        git(["commit", "-qam", message], in: reg)
+        git(["checkout", "-q", "main"], in: reg)
+    }
+
+    /// A fresh checkout: `refs` fetched from origin (with `depth` when shallow), HEAD detached at `head`.
+    func checkout(_ dir: TempDir, _ name: String, origin: String, refs: [String], head: String, depth: Int? = nil) -> String {
+        let ci = dir.sub(name)
+        git(["init", "-q", ci], in: dir.path)
+        git(["remote", "add", "origin", "file://" + origin], in: ci)
+        #expect(git(["fetch", "-q"] + (depth.map { ["--depth=\($0)"] } ?? []) + ["origin"] + refs, in: ci).status == 0)
+        #expect(git(["checkout", "-q", "--detach", head], in: ci).status == 0)
+        return ci
+    }
+
+    @Test func gitHubPullRequestCheckoutFailsTheChampionRule() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (reg, origin) = setUp(dir)
+        handEditProduction(dir, reg: reg)
+        openPullRequest(dir, reg: reg, origin: origin, branch: "pr")
+        // actions/checkout with fetch-depth: 0: every branch as origin/*, the merge commit detached, no local main.
+        let ci = checkout(dir, "gh-full", origin: origin,
+                          refs: ["+refs/heads/*:refs/remotes/origin/*", "+refs/pull/1/merge:refs/remotes/pull/1/merge"],
+                          head: "refs/remotes/pull/1/merge")
+        #expect(git(["branch", "--list", "main"], in: ci).stdout == "")
+        let status = mreg(["status", "--env", "production", "--json"], in: ci)
+        #expect(status.stdout.contains("\"version\": \"v1\""), "status reads main from origin/main, not the pull request: \(status.stdout)")
+        for base in [["--base", "origin/main"], []] {
+            let r = mreg(["evaluate", "--changed", "--format", "json"] + base, in: ci)
+            #expect(r.status == 1, "\(base): \(r.stdout) \(r.stderr)")
+            #expect(r.stdout.contains("accuracy drop vs champion"), "\(r.stdout)")
+            #expect(r.stdout.contains("\"version\": \"v1\""), "the champion is what main serves")
+        }
+        // The same with the CI template's shallow variant: only the merge commit, then main at depth 1.
+        let shallow = checkout(dir, "gh-shallow", origin: origin, refs: ["+refs/pull/1/merge:refs/remotes/pull/1/merge"],
+                               head: "refs/remotes/pull/1/merge", depth: 1)
+        let lost = mreg(["evaluate", "--changed"], in: shallow)
+        #expect(lost.status == 2 && lost.isOneLineError, "\(lost.stderr)")
+        #expect(lost.stderr.contains("git fetch origin main"), "the error says what to fetch: \(lost.stderr)")
+        #expect(git(["fetch", "-q", "--depth=1", "origin", "+refs/heads/main:refs/remotes/origin/main"], in: shallow).status == 0)
+        let judged = mreg(["evaluate", "--changed", "--format", "json"], in: shallow)
+        #expect(judged.status == 1, "\(judged.stdout) \(judged.stderr)")
+        #expect(judged.stdout.contains("accuracy drop vs champion"), "\(judged.stdout)")
+    }
+
+    @Test func gitLabMergeRequestCheckoutFailsTheChampionRule() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (reg, origin) = setUp(dir)
+        handEditProduction(dir, reg: reg)
+        git(["push", "-q", "origin", "pr"], in: reg)
+        // GitLab CI: the branch's own head detached, the target branch fetched by the template.
+        for depth in [nil, 2] {
+            let ci = checkout(dir, "gl-\(depth ?? 0)", origin: origin,
+                              refs: ["+refs/heads/pr:refs/remotes/origin/pr", "+refs/heads/main:refs/remotes/origin/main"],
+                              head: "refs/remotes/origin/pr", depth: depth)
+            let r = mreg(["evaluate", "--changed", "--base", "origin/main", "--format", "json"], in: ci,
+                         environment: ["CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"])
+            #expect(r.status == 1, "depth \(depth ?? 0): \(r.stdout) \(r.stderr)")
+            #expect(r.stdout.contains("accuracy drop vs champion"), "\(r.stdout)")
+        }
+    }
+
+    @Test func handEditsArePromotionsAndForceNeedsTrailerAndPolicy() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (reg, _) = setUp(dir)
+        // v3 staging never served, put into production by hand: refused by promotion order.
+        dir.write("build3/model.bin", "weights 3\n")
+        dir.write("metrics3.json", #"{"accuracy": 0.96}"#)
+        #expect(mreg(["register", "penguins", "--from", dir.sub("build3"), "--metrics", dir.sub("metrics3.json")], in: reg).status == 0)
+        #expect(mreg(["card", "penguins@v3", "--set", "owner=a", "--set", "intended_use=b", "--set", "limitations=c", "--set", "license=d"], in: reg).status == 0)
+        git(["checkout", "-q", "-b", "skip"], in: reg)
+        dir.write("reg/deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels:\n  penguins: {version: v3}\n")
+        git(["commit", "-qam", "skip staging"], in: reg)
+        let skipped = mreg(["evaluate", "--changed", "--base", "main"], in: reg)
+        #expect(skipped.status == 1)
+        #expect(skipped.stdout.contains("staging has never served v3"), "\(skipped.stdout)")
+        // The forced trailer alone does not pass production, whose policy refuses force by default...
+        git(["commit", "-q", "--amend", "-m", "skip staging\n\nMreg-Forced: incident 42 hotfix\n"], in: reg)
+        let refused = mreg(["evaluate", "--changed", "--base", "main"], in: reg)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("production does not allow forced changes"), "\(refused.stdout)")
+        // ...and passes where the policy allows it, shown as forced in the report and in history.
+        git(["checkout", "-q", "main"], in: reg)
+        allowForce(in: reg)
+        git(["checkout", "-q", "skip"], in: reg)
+        #expect(git(["rebase", "-q", "main"], in: reg).status == 0)
+        let forced = mreg(["evaluate", "--changed", "--base", "main"], in: reg)
+        #expect(forced.status == 0, "\(forced.stdout)")
+        #expect(forced.stdout.contains("waived: forced: incident 42 hotfix"), "\(forced.stdout)")
+        git(["checkout", "-q", "main"], in: reg)
+        #expect(git(["merge", "-q", "--no-ff", "-m", "Merge skip", "skip"], in: reg).status == 0)
+        #expect(mreg(["history", "penguins"], in: reg).stdout.contains("production: v1 -> v3 (FORCED: incident 42 hotfix)"))
+        // A rollback to a version production never served is a promotion like any other.
+        let rb = mreg(["rollback", "penguins", "--env", "production", "--to", "v2"], in: reg)
+        #expect(rb.status == 1, "\(rb.stdout) \(rb.stderr)")
+        #expect(rb.stdout.contains("accuracy drop vs champion"), "\(rb.stdout)")
+        // Back to v1, which it served: only integrity blocks.
+        #expect(mreg(["rollback", "penguins", "--env", "production", "--to", "v1", "--merge"], in: reg).status == 0)
+        #expect(mreg(["verify"], in: reg).status == 0)
+    }
+
+    @Test func versionsFromConcurrentBranchesNeverCollide() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (_, origin) = setUp(dir)
+        var clones = [String]()
+        for who in ["alice", "bob"] {
+            let clone = dir.sub(who)
+            git(["clone", "-q", origin, clone], in: dir.path)
+            git(["checkout", "-q", "-b", "train-\(who)"], in: clone)
+            let r = mreg(["train", "penguins", "--data", penguinsCSV, "--target", "species", "-m", who], in: clone)
+            #expect(r.status == 0, "\(r.stderr)")
+            git(["push", "-q", "origin", "train-\(who)"], in: clone)
+            clones.append(clone)
+        }
+        let alice = git(["show", "--name-only", "--format=", "origin/train-alice"], in: clones[0]).stdout
+        let bob = git(["show", "--name-only", "--format=", "origin/train-bob"], in: clones[1]).stdout
+        #expect(alice.contains("models/penguins/v3/version.yaml") && bob.contains("models/penguins/v4/version.yaml"), "\(alice)\n\(bob)")
+        for order in [["alice", "bob"], ["bob", "alice"]] {
+            let merger = dir.sub("merge-" + order.joined())
+            git(["clone", "-q", origin, merger], in: dir.path)
+            for who in order {
+                let m = git(["merge", "--no-ff", "-m", "Merge \(who)", "origin/train-\(who)"], in: merger)
+                #expect(m.status == 0, "\(order): \(m.stdout) \(m.stderr)")
+            }
+            #expect(mreg(["verify"], in: merger).status == 0)
+            #expect(git(["fsck", "--strict"], in: merger).status == 0)
+            let list = json(mreg(["show", "penguins@v4", "--json"], in: merger).stdout)
+            #expect(list["version"] as? String == "v4" || (list["record"] as? [String: Any])?["version"] as? String == "v4")
+        }
+    }
+
+    @Test func initNeverCommitsIntoARepositoryItDidNotCreate() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let outer = dir.sub("project")
+        git(["init", "-q", outer], in: dir.path)
+        dir.write("project/README.md", "code\n")
+        git(["add", "."], in: outer)
+        git(["commit", "-qm", "code"], in: outer)
+        let head = git(["rev-parse", "HEAD"], in: outer).stdout
+        let refused = mreg(["init", "registry"], in: outer)
+        #expect(refused.status == 2 && refused.isOneLineError)
+        #expect(refused.stderr.contains("is inside the Git repository at") && refused.stderr.contains("--new-repository") && refused.stderr.contains("--subfolder"))
+        #expect(!FileManager.default.fileExists(atPath: outer + "/registry"))
+        // A repository of its own.
+        #expect(mreg(["init", "own", "--new-repository"], in: outer).status == 0)
+        #expect(git(["rev-parse", "HEAD"], in: outer).stdout == head)
+        #expect(git(["rev-list", "--count", "HEAD"], in: outer + "/own").stdout == "1")
+        // Monorepo mode: the CI file at the root, on the registry folder, and the reconciler's --path.
+        let mono = mreg(["init", "ml/registry", "--subfolder", "--ci", "gitlab"], in: outer)
+        #expect(mono.status == 0, "\(mono.stderr)")
+        #expect(git(["show", "--name-only", "--format=", "HEAD"], in: outer).stdout.split(separator: "\n").contains(".gitlab-ci.yml"))
+        #expect(try String(contentsOfFile: outer + "/.gitlab-ci.yml", encoding: .utf8).contains("MREG_REGISTRY: \"ml/registry\""))
+        // The repository's root is itself fine (a fresh clone of an empty project, say).
+        let empty = dir.sub("empty")
+        git(["init", "-q", empty], in: dir.path)
+        #expect(mreg(["init", "."], in: empty).status == 0)
+        // mainBranch follows the branch the registry starts on.
+        let master = dir.sub("master")
+        git(["-c", "init.defaultBranch=master", "init", "-q", master], in: dir.path)
+        #expect(mreg(["init", "."], in: master).status == 0)
+        #expect(try String(contentsOfFile: master + "/mreg.yaml", encoding: .utf8).contains("\nmainBranch: master\n"))
+        #expect(mreg(["status"], in: master).status == 0)
+    }
+
+    @Test func quickstartInsideACheckoutLeavesItUntouched() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let clone = dir.sub("clone")
+        git(["init", "-q", clone], in: dir.path)
+        dir.write("clone/.gitignore", "/mreg-quickstart/\n")
+        git(["add", "."], in: clone)
+        git(["commit", "-qm", "project"], in: clone)
+        let head = git(["rev-parse", "HEAD"], in: clone).stdout
+        let r = mreg(["quickstart"], in: clone)
+        #expect(r.status == 0, "\(r.stdout.suffix(2000)) \(r.stderr)")
+        #expect(git(["rev-parse", "HEAD"], in: clone).stdout == head)
+        #expect(git(["status", "--porcelain"], in: clone).stdout == "")
+        #expect(git(["rev-parse", "--show-toplevel"], in: clone + "/mreg-quickstart/registry").stdout.hasSuffix("/mreg-quickstart/registry"))
+    }
+
+    @Test func failuresUnderJSONAreJSONAndPromotionsRetryCleanly() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (reg, _) = setUp(dir)
+        let refused = mreg(["promote", "penguins@v2", "--to", "production", "--json"], in: reg)
+        #expect(refused.status == 1)
+        let doc = json(refused.stdout)
+        #expect(doc["exitCode"] as? Int == 1)
+        #expect((doc["gates"] as? [[String: Any]])?.contains { ($0["rule"] as? String)?.contains("drop vs champion") == true } == true, "\(refused.stdout)")
+        let unknown = mreg(["show", "ghost@v1", "--json"], in: reg)
+        #expect(unknown.status == 2 && json(unknown.stdout)["exitCode"] as? Int == 2 && (json(unknown.stdout)["error"] as? String)?.contains("ghost") == true)
+        // A refused push leaves no branch behind; a dirty tree at --merge neither.
+        let down = mreg(["promote", "penguins@v1", "--to", "staging", "--canary", "20", "--push", "git://127.0.0.1:1/none.git"], in: reg)
+        #expect(down.status == 2)
+        #expect(git(["branch", "--list", "promote/*"], in: reg).stdout == "")
+        dir.write("reg/deploy/staging.yaml", "dirty\n")
+        let dirty = mreg(["promote", "penguins@v1", "--to", "staging", "--merge"], in: reg)
+        #expect(dirty.status != 0)
+        #expect(git(["branch", "--list", "promote/*"], in: reg).stdout == "")
+        git(["checkout", "--", "deploy/staging.yaml"], in: reg)
+    }
+}
