@@ -20,6 +20,8 @@ public enum MLError: Error, Equatable, CustomStringConvertible {
     case missingColumn(source: String, name: String, available: [String])
     /// A cell of a numeric column does not read as a number.
     case notANumber(source: String, line: Int, column: String, value: String)
+    /// A column that is numeric except for a few cells, whose type mreg will not guess.
+    case ambiguousColumn(source: String, column: String, cells: [String], count: Int, values: Int)
     /// The target column has a single distinct value.
     case constantTarget(source: String, target: String, value: String)
     /// Every value of the target column is missing.
@@ -55,6 +57,10 @@ public enum MLError: Error, Equatable, CustomStringConvertible {
             return "\(source): line \(line), column \(column): quoted field is never closed"
         case .duplicateColumn(let source, let name, let first, let second):
             return "\(source): column name '\(name)' appears twice (columns \(first) and \(second))"
+        case .ambiguousColumn(let source, let column, let cells, let count, let values):
+            let shown = cells.joined(separator: ", ")
+            return "\(source): column '\(column)' is numeric except for \(count) of \(values) cells (\(shown)\(count > cells.count ? ", ..." : "")); "
+                + "name its missing-value spelling (--na-value TOKEN) or declare its type (features in model.yaml, or --feature-type \(column)=categorical)"
         case .missingColumn(let source, let name, let available):
             let shown = available.prefix(20).map { "'\($0)'" }.joined(separator: ", ")
             let more = available.count > 20 ? ", ..." : ""

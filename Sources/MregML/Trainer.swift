@@ -118,6 +118,12 @@ public func train(_ request: TrainRequest) throws(MLError) -> TrainOutcome {
 }
 
 /// The steps of `train`.
+/// The features `train(request)` would use, with their types, without training: what
+/// `mreg pipeline run --dry-run` shows.
+public func trainingFeatures(_ request: TrainRequest) throws(MLError) -> [FeatureSpec] {
+    try Trainer.features(of: request).specs
+}
+
 enum Trainer {
     /// Fewest rows with a target that training accepts.
     static let minimumRows = 5
@@ -140,24 +146,7 @@ enum Trainer {
         }
 
         // Features and their types.
-        let names = request.features ?? table.columnNames.filter { $0 != request.target }
-        var seen = Set<String>()
-        var columnsOfFeatures = [Int]()
-        for name in names {
-            guard let c = table.columnIndex(name) else {
-                throw .missingColumn(source: source, name: name, available: table.columnNames)
-            }
-            guard name != request.target else { throw .invalidOption("feature '\(name)' is the target") }
-            guard seen.insert(name).inserted else { throw .invalidOption("feature '\(name)' is listed twice") }
-            columnsOfFeatures.append(c)
-        }
-        guard !names.isEmpty else { throw .noFeatures(source: source, target: request.target) }
-        for name in request.featureTypes.keys.sorted(by: utf8Less) where table.columnIndex(name) == nil {
-            throw .missingColumn(source: source, name: name, available: table.columnNames)
-        }
-        let specs = zip(names, columnsOfFeatures).map { name, c in
-            FeatureSpec(name: name, type: request.featureTypes[name] ?? table.inferredType(column: c))
-        }
+        let (specs, columnsOfFeatures) = try Trainer.features(of: request)
 
         // Target: rows with a value, task, classes.
         let kept = (0..<table.rowCount).filter { table.columns[targetColumn].lengths[$0] >= 0 }
@@ -291,6 +280,34 @@ enum Trainer {
     }
 
     /// Regression for a target of numbers with a fraction or more than `classificationLimit` distinct values.
+    /// The features a request trains on, in order, with their types (declared, else inferred,
+    /// refusing to guess a column that is numeric but for a few cells) and their table columns:
+    /// every column but the target unless the request lists its features.
+    static func features(of request: TrainRequest) throws(MLError) -> (specs: [FeatureSpec], columns: [Int]) {
+        let table = request.table, source = request.source.isEmpty ? request.table.source : request.source
+        let names = request.features ?? table.columnNames.filter { $0 != request.target }
+        var seen = Set<String>()
+        var columns = [Int]()
+        for name in names {
+            guard let c = table.columnIndex(name) else {
+                throw .missingColumn(source: source, name: name, available: table.columnNames)
+            }
+            guard name != request.target else { throw .invalidOption("feature '\(name)' is the target") }
+            guard seen.insert(name).inserted else { throw .invalidOption("feature '\(name)' is listed twice") }
+            columns.append(c)
+        }
+        guard !names.isEmpty else { throw .noFeatures(source: source, target: request.target) }
+        for name in request.featureTypes.keys.sorted(by: utf8Less) where table.columnIndex(name) == nil {
+            throw .missingColumn(source: source, name: name, available: table.columnNames)
+        }
+        var specs = [FeatureSpec]()
+        for (name, c) in zip(names, columns) {
+            if request.featureTypes[name] == nil { try table.checkUnambiguous(column: c) }
+            specs.append(FeatureSpec(name: name, type: request.featureTypes[name] ?? table.inferredType(column: c)))
+        }
+        return (specs, columns)
+    }
+
     static func inferTask(_ table: Table, column: Int, rows: [Int]) -> Task {
         guard table.columns[column].firstNonNumeric < 0 else { return .classification }
         let numbers = table.columns[column].numbers

@@ -193,7 +193,7 @@ extension Registry {
         var tables = [String: (Data, Table)]()
         func dataFor(_ model: String) throws -> ((Data, Table)?, String?) {
             if let table { return (table, data) }
-            guard let path = try? snap.modelSpec(model).evaluationData else { return (nil, nil) }
+            guard let path = try snap.modelSpecIfPresent(model)?.evaluationData else { return (nil, nil) }
             if let cached = tables[path] { return (cached, path) }
             if let loaded = try evaluationTable(path, snap: snap) {
                 tables[path] = loaded

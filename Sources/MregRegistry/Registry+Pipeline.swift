@@ -98,6 +98,14 @@ extension Registry {
         // are done; the gate is judged again on the recorded holdout metrics (it may have changed).
         let earlier = try versionFromPipeline(model: spec.model, trainKey: trainKey, snap: snap)
         if dryRun {
+            // Every usable column but the target: the schema declares types, it does not pick features.
+            let features = try trainingFeatures(TrainRequest(
+                table: trainTable, source: (dataPath as NSString).lastPathComponent, target: spec.data.target,
+                params: [:], featureTypes: Registry.schemaTypes(spec)))
+            run.steps.append(PipelineStep(
+                name: "features", status: .ran, key: nil,
+                summary: "\(features.count) features: " + features.map { "\($0.name) (\($0.type.rawValue))" }.joined(separator: ", "),
+                outputs: .array(features.map { ["name": .string($0.name), "type": .string($0.type.rawValue)] })))
             let cached = loadPipelineCache(trainKey) != nil
             run.steps.append(PipelineStep(name: "train", status: .skipped, key: trainKey,
                                           summary: earlier.map { "unchanged inputs: \(spec.model)@\($0) was trained by an earlier run" }
@@ -149,9 +157,7 @@ extension Registry {
                     guard let alg = Algorithm(rawValue: a) else { throw RegistryError.invalidInput("\(file): field 'train.algorithm' '\(a)' is not one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", "))") }
                     return alg
                 }, params: spec.train.params, trials: spec.train.trials, holdout: 0.2, seed: spec.train.seed,
-                featureTypes: Dictionary(spec.data.schema.map { ($0.name, FeatureType(rawValue: $0.type) ?? .numeric) }, uniquingKeysWith: { a, _ in a }),
-                features: spec.data.schema.isEmpty || spec.data.allowExtraColumns == false ? nil
-                    : spec.data.schema.map(\.name).filter { $0 != spec.data.target })
+                featureTypes: Registry.schemaTypes(spec))
             request.space = spec.train.space
             let outcome = try MregML.train(request)
             let evaluation = try MregML.evaluate(outcome.model, on: holdoutTable)
@@ -190,7 +196,7 @@ extension Registry {
         let content = VersionContent(
             files: ["model.json": trained.artifact.encoded(), "baseline.json": trained.baseline.encoded(pretty: true)],
             metrics: MetricsFile(splits: metrics))
-        var modelSpec = (try? snap.modelSpec(spec.model)) ?? ModelSpec(name: spec.model)
+        var modelSpec = try snap.modelSpecIfPresent(spec.model) ?? ModelSpec(name: spec.model)
         modelSpec.task = trained.task
         modelSpec.target = spec.data.target
         if modelSpec.features.isEmpty {
@@ -265,6 +271,15 @@ extension Registry {
     static func headline(_ metrics: [String: Double]) -> String {
         let keys = ["accuracy", "f1_macro", "roc_auc", "r2", "rmse", "mae"].filter { metrics[$0] != nil }
         return keys.isEmpty ? "no metrics" : keys.map { "\($0) \(Reports.num(metrics[$0]!))" }.joined(separator: ", ")
+    }
+
+    /// The feature types a pipeline's schema declares (the target aside).
+    static func schemaTypes(_ spec: PipelineSpec) -> [String: FeatureType] {
+        var out = [String: FeatureType]()
+        for column in spec.data.schema where column.name != spec.data.target {
+            out[column.name] = FeatureType(rawValue: column.type) ?? .numeric
+        }
+        return out
     }
 
     /// Expected columns exist and numeric ones hold numbers; with `allowExtraColumns: false` no others.

@@ -136,7 +136,7 @@ extension Registry {
             let dir = Snapshot.versionPath(model, version)
             var changes = [String: TreeChange]()
             for (path, change) in blobs { changes[dir + "/" + path] = change }
-            var spec = try? snap.modelSpec(model)
+            var spec = try snap.modelSpecIfPresent(model)
             if spec == nil || modelSpec != nil {
                 var newSpec = modelSpec ?? ModelSpec(name: model)
                 if let old = spec {

@@ -14,6 +14,10 @@ public struct TrainOptions {
     public var trials = 1
     public var holdout = 0.2
     public var seed: UInt64 = 42
+    /// Cell values that mean "missing" in this file besides the usual (empty, NA, N/A, NaN, null).
+    public var missingValues: Set<String> = []
+    /// Feature types that override inference (and model.yaml's).
+    public var featureTypes: [String: FeatureType] = [:]
     public var message: String?
     public var command: String?
     public var progress: (@Sendable (TrainProgress) -> Void)?
@@ -41,16 +45,18 @@ extension Registry {
     public func train(_ options: TrainOptions) throws -> TrainResult {
         _ = try Names.model(options.model)
         let snap = try head()
-        let existing = try? snap.modelSpec(options.model)
+        let existing = try snap.modelSpecIfPresent(options.model)
         guard let target = options.target ?? existing?.target else {
             throw RegistryError.invalidInput("--target is required: model '\(options.model)' has no target in model.yaml yet")
         }
         if let declared = existing?.target, declared != target {
             throw RegistryError.invalidInput("--target '\(target)' differs from model.yaml's target '\(declared)'")
         }
-        let (data, table) = try Registry.readTable(options.data)
+        let (data, read) = try Registry.readTable(options.data)
+        let table = read.markingMissing(options.missingValues)
         var types = [String: FeatureType]()
         for f in existing?.features ?? [] { types[f.name] = FeatureType(rawValue: f.type) }
+        for (name, type) in options.featureTypes { types[name] = type }
         let declaredFeatures = existing?.features.isEmpty == false ? existing!.features.map(\.name) : nil
         var request = TrainRequest(
             table: table, source: (options.data as NSString).lastPathComponent, target: target,

@@ -86,6 +86,13 @@ public struct Snapshot {
         return try ModelSpec.parse(text, file: ModelSpec.path(model), expectedName: model)
     }
 
+    /// `model.yaml` when the model has one, nil when it has none; a file that does not parse is an
+    /// error naming it, never a reason to write a new one over it.
+    public func modelSpecIfPresent(_ model: String) throws -> ModelSpec? {
+        guard let text = try text(ModelSpec.path(model)) else { return nil }
+        return try ModelSpec.parse(text, file: ModelSpec.path(model), expectedName: model)
+    }
+
     static func versionPath(_ model: String, _ version: String) -> String { "models/\(model)/\(version)" }
 
     public func versionRecord(_ model: String, _ version: String) throws -> VersionRecord {

@@ -33,6 +33,9 @@ struct Register: ParsableCommand {
     @Option(name: [.short, .long], help: "A note kept in the commit and version.yaml.")
     var message: String?
 
+    @Flag(help: "Do not reserve the version number on the remote (it may then collide with another branch's).")
+    var noReserve = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -44,6 +47,7 @@ struct Register: ParsableCommand {
 
     func run() throws {
         let registry = try options.open()
+        registry.reserveOnRemote = !noReserve
         let content = try VersionContent.read(folder: from, metricsFile: metrics, cardFile: card)
         let command = commandLine()
         let result = try registry.register(model: model, content: content, message: message) { record in

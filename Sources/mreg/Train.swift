@@ -56,6 +56,15 @@ struct Train: ParsableCommand {
     @Option(name: [.short, .long], help: "A note kept in the commit and version.yaml.")
     var message: String?
 
+    @Option(name: .customLong("na-value"), help: ArgumentHelp("A cell value meaning missing in this file (besides empty, NA, N/A, NaN, null); repeat for more.", valueName: "token"))
+    var naValues: [String] = []
+
+    @Option(name: .customLong("feature-type"), help: ArgumentHelp("A feature's type, COLUMN=numeric or COLUMN=categorical, instead of inferring it; repeat for more.", valueName: "column=type"))
+    var featureTypes: [String] = []
+
+    @Flag(help: "Do not reserve the version number on the remote (it may then collide with another branch's).")
+    var noReserve = false
+
     @Flag(help: "No progress output.")
     var quiet = false
 
@@ -76,7 +85,20 @@ struct Train: ParsableCommand {
         guard (1...10_000).contains(trials) else { throw ValidationError("--trials must be between 1 and 10000") }
         guard holdout > 0 && holdout <= 0.9 else { throw ValidationError("--holdout must be in (0, 0.9]") }
         for p in params where !p.contains("=") || p.hasPrefix("=") { throw ValidationError("--param '\(p)' is not KEY=VALUE") }
+        _ = try parsedFeatureTypes()
         if command.isEmpty && data == nil { throw ValidationError("--data is required for the built-in trainers") }
+    }
+
+    func parsedFeatureTypes() throws -> [String: FeatureType] {
+        var out = [String: FeatureType]()
+        for item in featureTypes {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let type = FeatureType(rawValue: parts[1]) else {
+                throw ValidationError("--feature-type '\(item)' is not COLUMN=numeric or COLUMN=categorical")
+            }
+            out[parts[0]] = type
+        }
+        return out
     }
 
     var parsedParams: [String: String] {
@@ -90,6 +112,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let registry = try options.open()
+        registry.reserveOnRemote = !noReserve
         let progress = quiet || isatty(2) == 0 ? nil : ProgressLine()
         if !command.isEmpty {
             var trainer = ExternalTrainer(model: model, command: command, data: data)
@@ -109,6 +132,8 @@ struct Train: ParsableCommand {
         o.trials = trials
         o.holdout = holdout
         o.seed = seed
+        o.missingValues = Set(naValues)
+        o.featureTypes = try parsedFeatureTypes()
         o.message = message
         o.command = commandLine()
         if let progress {

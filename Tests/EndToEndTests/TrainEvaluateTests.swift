@@ -201,4 +201,55 @@ func json(_ text: String) -> [String: Any] {
         git(["checkout", "-q", "--detach"], in: reg)
         #expect(mreg(["evaluate", "--changed", "--base", "main"], in: reg).status == 0)
     }
+
+    @Test func oneBadCellIsAnErrorNotANewCategoricalFeature() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = registry(dir)
+        var lines = try String(contentsOfFile: penguinsCSV, encoding: .utf8).split(separator: "\n").map(String.init)
+        for i in [7, 9] {  // bill_depth_mm of lines 8 and 10
+            lines[i] = lines[i].split(separator: ",", omittingEmptySubsequences: false).enumerated()
+                .map { $0.offset == 3 ? "n/a?" : String($0.element) }.joined(separator: ",")
+        }
+        let csv = dir.write("odd.csv", lines.joined(separator: "\n") + "\n")
+        let head = git(["rev-parse", "HEAD"], in: reg).stdout
+        let r = mreg(["train", "penguins", "--data", csv, "--target", "species"], in: reg)
+        #expect(r.status == 2 && r.isOneLineError, "\(r.stderr)")
+        #expect(r.stderr.contains("odd.csv: column 'bill_depth_mm' is numeric except for 2 of"), "\(r.stderr)")
+        #expect(r.stderr.contains("line 8 'n/a?'") && r.stderr.contains("--na-value") && r.stderr.contains("--feature-type bill_depth_mm=categorical"))
+        #expect(git(["rev-parse", "HEAD"], in: reg).stdout == head, "nothing registered")
+        // The two ways on: the file's missing-value spelling, or the declared type.
+        let na = mreg(["train", "penguins", "--data", csv, "--target", "species", "--na-value", "n/a?", "--json"], in: reg)
+        #expect(na.status == 0, "\(na.stderr)")
+        #expect(git(["show", "HEAD:models/penguins/model.yaml"], in: reg).stdout.contains("bill_depth_mm\n    type: numeric"), "\(git(["show", "HEAD:models/penguins/model.yaml"], in: reg).stdout)")
+        let typed = mreg(["train", "penguins", "--data", csv, "--feature-type", "bill_depth_mm=categorical"], in: reg)
+        #expect(typed.status == 0, "\(typed.stderr)")
+        let bad = mreg(["train", "penguins", "--data", csv, "--feature-type", "bill_depth_mm=text"], in: reg)
+        #expect(bad.status == 2 && bad.stderr.contains("COLUMN=numeric or COLUMN=categorical"))
+    }
+
+    @Test func aPipelineSchemaDeclaresTypesAndTrainsOnEveryColumn() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = registry(dir)
+        try FileManager.default.copyItem(atPath: penguinsCSV, toPath: dir.sub("penguins.csv"))
+        dir.write("p.yaml", """
+            schemaVersion: 1
+            name: partial
+            model: penguins
+            data:
+              path: penguins.csv
+              target: species
+              schema: {species: categorical, island: categorical, bill_length_mm: numeric}
+              allowExtraColumns: true
+            train: {algorithm: logistic}
+
+            """)
+        let dry = mreg(["pipeline", "run", dir.sub("p.yaml"), "--dry-run"], in: reg)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("7 features: island (categorical), bill_length_mm (numeric), bill_depth_mm (numeric), flipper_length_mm (numeric), body_mass_g (numeric), sex (categorical), year (numeric)"), "\(dry.stdout)")
+        let real = mreg(["pipeline", "run", dir.sub("p.yaml")], in: reg)
+        #expect(real.status == 0, "\(real.stdout) \(real.stderr)")
+        #expect(git(["show", "HEAD:models/penguins/model.yaml"], in: reg).stdout.contains("flipper_length_mm"))
+    }
 }

@@ -61,7 +61,10 @@ import Testing
         #expect(noCard.first { $0.rule == "card-complete" }?.detail == "the version has no card.md")
         let mismatch = gates.check(GateInput(task: nil, metrics: ["log_loss": 0.1], cardMissing: [], cardMismatches: ["states accuracy = 0.9 but metrics.json has 0.8"]))
         #expect(mismatch.first { $0.rule == "card-complete" }?.passed == false)
-        // Unknown task: only task-free rules apply.
-        #expect(noCard.compactMap(\.metric) == ["log_loss"])
+        // No task recorded: the metrics show it (log loss: classification), so no rule is skipped...
+        #expect(noCard.compactMap(\.metric) == ["log_loss", "accuracy", "accuracy", "f1_macro"])
+        // ...and metrics that show no task leave only the task-free rules.
+        let unknown = gates.check(GateInput(task: nil, metrics: ["custom_score": 1], cardMissing: nil))
+        #expect(unknown.compactMap(\.metric) == ["log_loss"])
     }
 }
