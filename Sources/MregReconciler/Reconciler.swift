@@ -161,12 +161,13 @@ public actor Reconciler {
         }
         let elapsed = ContinuousClock.now - clock
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let record = PassRecord(started: started, seconds: seconds, outcome: outcome, commit: commit, detail: detail)
+        var record = PassRecord(started: started, seconds: seconds, outcome: outcome, commit: commit, detail: detail)
         let previous = state.passes.last
-        state.record(record)
         // A pass that repeats the one before (idle, or the same refusal, or the same network error)
         // is not written: a quiet host does no disk writes.
         let repeated = previous.map { $0.outcome == outcome && $0.commit == commit && $0.detail == detail } ?? false
+        record.repeatsPrevious = repeated
+        state.record(record)
         if !repeated || outcome == .applied || outcome == .healed { persist() }
         let snapshot = state
         board.update { s in
@@ -179,6 +180,9 @@ public actor Reconciler {
                 s.lastError = (detail ?? "error", Date())
             } else if outcome == .rejected {
                 s.lastError = (detail ?? "rejected", Date())
+            } else if snapshot.failed == nil {
+                // The first good pass clears the last error: health reports the present.
+                s.lastError = nil
             }
             if s.converged { s.counters.lastSuccess = Date() }
         }

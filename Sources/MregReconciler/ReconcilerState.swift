@@ -25,6 +25,9 @@ public struct PassRecord: Sendable, Equatable {
     /// The commit the pass aimed at (the tip, or the applied one when the tip was refused).
     public var commit: String?
     public var detail: String?
+    /// True when the pass found what the one before it found (the same outcome, commit and
+    /// detail): a refusal or an outage is logged once, and again only when its reason changes.
+    public var repeatsPrevious = false
 
     var json: JSONValue {
         var o: [String: JSONValue] = [

@@ -61,7 +61,8 @@ public final class ServerClient: Sendable {
     }
 
     /// Sends one request; returns the status and the parsed JSON body (nil when empty).
-    func call(_ method: String, _ path: String, body: JSONValue? = nil, admin: Bool = false) async throws(ServerCallError) -> (Int, JSONValue?) {
+    func call(_ method: String, _ path: String, body: JSONValue? = nil, admin: Bool = false,
+              headers: [String: String] = [:]) async throws(ServerCallError) -> (Int, JSONValue?) {
         guard let url = URL(string: baseURL + path) else { throw .unreachable("invalid URL '\(baseURL + path)'") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -70,6 +71,7 @@ public final class ServerClient: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         if admin, let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let data: Data
         let response: URLResponse
         do {
@@ -149,7 +151,10 @@ public final class ServerClient: Sendable {
             let value: JSONValue = datatype == "BYTES" ? .string("") : .number(0)
             tensors.append(["name": .string(name), "shape": [1], "datatype": .string(datatype), "data": .array([value])])
         }
-        let answer = try expectOK(try await call("POST", "/v2/models/\(model)/versions/\(version)/infer", body: ["inputs": .array(tensors)]))
+        // Marked, so the server never captures it as production traffic.
+        let answer = try expectOK(try await call(
+            "POST", "/v2/models/\(model)/versions/\(version)/infer", body: ["inputs": .array(tensors)],
+            headers: [ServingProtocol.smokeTestHeader: "1"]))
         guard let outputs = answer?["outputs"]?.arrayValue, !outputs.isEmpty else {
             throw .refused(status: 200, message: "inference on \(model)@\(version) returned no outputs")
         }

@@ -19,6 +19,7 @@ struct Responder: HTTPResponder {
     let draws = Draws()
     let jsonHeaders: HTTPFields = [.contentType: "application/json"]
     static let binaryHeader = HTTPField.Name("Inference-Header-Content-Length")!
+    static let smokeTestHeader = HTTPField.Name(ServingProtocol.smokeTestHeader)!
 
     func respond(to request: Request, context: ServeContext) async throws -> Response {
         let raw = request.head.path ?? "/"
@@ -203,16 +204,19 @@ struct Responder: HTTPResponder {
         }
         do throws(ServerError) {
             let limit = server.configuration.maxBody
+            var smokeTest = false
             // One pass over the headers (the subscript joins repeated fields into a new string).
             for field in request.headers {
                 if field.name == .contentLength {
                     if let n = Int(field.value), n > limit { throw ServerError.bodyTooLarge(limit: limit) }
                 } else if field.name == Responder.binaryHeader {
                     throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+                } else if field.name == Responder.smokeTestHeader {
+                    smokeTest = true
                 }
             }
             let buffer = try await Responder.readBody(request.body, limit: limit)
-            let response = try respondInfer(buffer, served)
+            let response = try respondInfer(buffer, served, capture: !smokeTest)
             served.stats.record(status: 200, nanoseconds: monotonicNanos() &- start)
             return response
         } catch {
@@ -242,7 +246,7 @@ struct Responder: HTTPResponder {
     }
 
     /// Parse, check, predict, encode: synchronous, with the version fixed for the whole request.
-    private func respondInfer(_ buffer: ByteBuffer, _ served: LoadedVersion) throws(ServerError) -> Response {
+    private func respondInfer(_ buffer: ByteBuffer, _ served: LoadedVersion, capture captureIt: Bool) throws(ServerError) -> Response {
         let parsed: Result<InferRequest, ServerError> = buffer.withUnsafeReadableBytes { raw in
             Result { () throws(ServerError) -> InferRequest in try InferRequest.parse(raw, features: served.featureNames) }
         }
@@ -252,7 +256,7 @@ struct Responder: HTTPResponder {
         var out = [UInt8]()
         out.reserveCapacity(160 + predictions.rowCount * (24 + 24 * max(1, predictions.classCount)))
         served.encodeResponse(id: request.id, predictions: predictions, outputs: checked.outputs, into: &out)
-        if let capture = server.capture, capture.configuration.percent > 0,
+        if captureIt, let capture = server.capture, capture.configuration.percent > 0,
            capture.configuration.percent >= 100 || draws.fraction100() < capture.configuration.percent {
             capture.submit(CaptureRecord(nanos: wallNanos(), id: request.id, version: served, input: checked.input, predictions: predictions))
         }

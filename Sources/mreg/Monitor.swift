@@ -15,8 +15,10 @@ struct Monitor: ParsableCommand {
             and the missing rate (PSI and out-of-range values reported);
             categorical ones by a chi-square test and the Jensen–Shannon
             distance. Thresholds: `monitoring:` in mreg.yaml (docs/monitoring.md).
-            Exit 0 no drift (or too few rows to judge), 1 drift or live accuracy
-            below the floor, 2 a usage or data error.
+            Exit 0 no drift, 1 drift or live accuracy below the floor, 2 a usage or
+            data error, 3 too few rows in the window to judge (fewer than
+            monitoring.minRows, or none at all: a stale model gets no traffic);
+            --allow-empty makes that 0.
 
             Examples:
               mreg monitor penguins@production --capture /var/lib/mreg/capture
@@ -52,6 +54,9 @@ struct Monitor: ParsableCommand {
     @Option(help: "A command run (by /bin/sh -c) when drift or low accuracy is found; default: monitoring.retrain in mreg.yaml.")
     var onDrift: String?
 
+    @Flag(help: "Exit 0 instead of 3 when the window holds too few rows to judge.")
+    var allowEmpty = false
+
     func validate() throws {
         guard MonitorFormat(rawValue: format) != nil else { throw ValidationError("--format must be text, json or markdown, not '\(format)'") }
         guard !capture.isEmpty else { throw ValidationError("missing --capture DIR|FILE") }
@@ -79,6 +84,10 @@ struct Monitor: ParsableCommand {
         let text = report.render(MonitorFormat(rawValue: format)!)
         if let output { try write(text, to: output) } else { print(text, terminator: "") }
         if report.failed { throw CheckFailed(message: output.map { "drift found, see '\($0)'" }) }
+        if report.status == .insufficient && !allowEmpty {
+            printError("too little data to judge: \(report.window.rows) rows in the window, at least \(report.thresholds.minRows) needed (--allow-empty exits 0)")
+            throw ExitCode(3)
+        }
     }
 
     private func write(_ text: String, to path: String) throws {

@@ -13,7 +13,8 @@ struct Mreg: AsyncParsableCommand {
         commandName: "mreg",
         abstract: "A GitOps model registry: Git is the database, pull requests are approvals.",
         discussion: """
-            Exit codes: 0 success, 1 a gate or check failed, 2 a usage or input error.
+            Exit codes: 0 success, 1 a gate or check failed, 2 a usage or input error,
+            3 too little data to judge (mreg monitor).
             The registry is the nearest folder holding mreg.yaml at or above the current one;
             --registry PATH or MREG_REGISTRY choose another.
             """,

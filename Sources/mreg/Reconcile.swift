@@ -125,7 +125,10 @@ struct Reconcile: AsyncParsableCommand {
             }
             await reconciler.run { record in
                 // One line per pass that did or found something.
-                if record.outcome != .unchanged { FileHandle.standardOutput.write(Data((Reconcile.line(record) + "\n").utf8)) }
+                // A refusal or an outage is logged once, and again only when its reason changes.
+                if record.outcome != .unchanged && !record.repeatsPrevious {
+                    FileHandle.standardOutput.write(Data((Reconcile.line(record) + "\n").utf8))
+                }
             }
         }
         guard let listen, let (host, port) = StatusServer.parseAddress(listen) else {

@@ -179,11 +179,16 @@ struct PenguinRows {
         #expect(FileManager.default.fileExists(atPath: dir.sub("retrained")))
         #expect(configured.stdout.contains("exit status 0"))
 
-        // A window too small to judge: exit 0, said plainly.
+        // A window too small to judge: its own exit code, said plainly, so a cron job on a stale
+        // model alarms; --allow-empty makes it 0.
         let small = try await capture(dir, store: store, name: "small", rows: Array(0..<12), shift: ["bill_length_mm": 30])
         let few = mreg(["monitor", "penguins@v1", "--capture", small], in: reg)
-        #expect(few.status == 0)
+        #expect(few.status == 3)
         #expect(few.stdout.contains("insufficient data"))
+        #expect(few.stderr == "mreg: error: too little data to judge: 12 rows in the window, at least 30 needed (--allow-empty exits 0)\n")
+        #expect(mreg(["monitor", "penguins@v1", "--capture", small, "--allow-empty"], in: reg).status == 0)
+        let none = mreg(["monitor", "penguins@v1", "--capture", small, "--since", "2099-01-01"], in: reg)
+        #expect(none.status == 3, "\(none.stdout) \(none.stderr)")
     }
 
     /// The loop closed: drift found by the monitor runs the retraining pipeline, which ends in a

@@ -36,13 +36,18 @@ import Testing
         defer { lab.close() }
         lab.dir.write("work/deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels:\n  penguins:\n    version: v2\n    replicas: 3\n")
         let tip = lab.push("bad manifest")
-        #expect(await reconciler.pass().outcome == .rejected)
+        let refused = await reconciler.pass()
+        #expect(refused.outcome == .rejected && !refused.repeatsPrevious)
         try await expectRefused(lab, reconciler, tip: tip, reason: "replicas")
-        // A new good commit is applied again.
+        // The same refusal again is marked so (the log says it once).
+        #expect(reconciler.board.current.passes.last?.repeatsPrevious == true)
+        #expect(reconciler.board.current.lastError?.message.contains("replicas") == true)
+        // A new good commit is applied again, and the last error is cleared.
         lab.setManifest(["penguins": Deployment(version: "v1")])
         let fixed = lab.push("fix")
         #expect(await reconciler.pass().outcome == .applied)
         #expect(reconciler.board.current.failed == nil && reconciler.board.current.appliedCommit == fixed)
+        #expect(reconciler.board.current.lastError == nil)
     }
 
     @Test func manifestNamingAMissingVersion() async throws {

@@ -130,9 +130,10 @@ final class ModelServerProcess: @unchecked Sendable {
     let url: String
     let port: Int
 
-    init(store: String, log: String = "/dev/null", port: Int = 0, tokenFile: String? = nil) throws {
+    init(store: String, log: String = "/dev/null", port: Int = 0, tokenFile: String? = nil, capture: String? = nil) throws {
         let token = tokenFile.map { ["--admin-token-file", $0] } ?? []
-        process = try Spawned(mregBinary, ["serve", "--store", store, "--port", "\(port)"] + token, captureStdout: true, stderrFile: log)
+        let capturing = capture.map { ["--capture", $0, "--capture-percent", "100"] } ?? []
+        process = try Spawned(mregBinary, ["serve", "--store", store, "--port", "\(port)"] + token + capturing, captureStdout: true, stderrFile: log)
         guard let line = process.readLine(), line.hasPrefix("listening on ") else {
             process.stop()
             throw Spawned.Failure.didNotStart("mreg serve")
@@ -187,7 +188,7 @@ final class Lab: @unchecked Sendable {
 
     let token: String?
 
-    init(_ label: String = "rec", token: String? = nil) throws {
+    init(_ label: String = "rec", token: String? = nil, capture: Bool = false) throws {
         self.token = token
         dir = TempDir(label)
         work = dir.sub("work")
@@ -204,7 +205,8 @@ final class Lab: @unchecked Sendable {
         git(["remote", "add", "origin", dir.sub("remote/registry.git")], in: work)
         daemon = try GitDaemon(root: dir.sub("remote"))
         do {
-            server = try ModelServerProcess(store: store, log: dir.sub("serve.log"), tokenFile: token.map { dir.write("admin-token", $0 + "\n") })
+            server = try ModelServerProcess(store: store, log: dir.sub("serve.log"), tokenFile: token.map { dir.write("admin-token", $0 + "\n") },
+                                            capture: capture ? dir.sub("capture") : nil)
         } catch {
             daemon.stop()
             dir.remove()

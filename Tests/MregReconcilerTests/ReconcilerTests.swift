@@ -168,4 +168,22 @@ import Testing
         #expect(await restarted.pass().outcome == .unchanged)
         #expect(restarted.board.current.passes.count >= 2, "history survives a restart")
     }
+
+    @Test func smokeTestsAreNeverCapturedAsTraffic() async throws {
+        let lab = try Lab(capture: true)
+        defer { lab.close() }
+        let reconciler = try Reconciler(configuration: lab.configuration())
+        #expect(await reconciler.pass().outcome == .applied)
+        lab.addVersion("penguins", "v2")
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        _ = lab.push("v2")
+        #expect(await reconciler.pass().outcome == .applied)
+        #expect(await infer(lab.server.url) == 200)
+        // Stopping the server drains its capture queue: every record it took is on disk then.
+        lab.server.stop()
+        let folder = lab.dir.sub("capture")
+        let records = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".jsonl") }
+            .flatMap { try String(contentsOfFile: folder + "/" + $0, encoding: .utf8).split(separator: "\n") }
+        #expect(records.count == 1, "two smoke tests ran, one request was real: \(records)")
+    }
 }
