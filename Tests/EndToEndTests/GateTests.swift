@@ -1,4 +1,5 @@
 import Foundation
+import MregCore
 import MregTestSupport
 import Testing
 
@@ -247,5 +248,117 @@ import Testing
         #expect(dirty.status != 0)
         #expect(git(["branch", "--list", "promote/*"], in: reg).stdout == "")
         git(["checkout", "--", "deploy/staging.yaml"], in: reg)
+    }
+
+    /// A release archive as scripts/release.sh lays it out, of the binary under test, and its sha256.
+    func releaseArchive(_ dir: TempDir) throws -> (url: String, sha256: String) {
+        let stage = dir.sub("stage/mreg-test")
+        try FileManager.default.createDirectory(atPath: stage, withIntermediateDirectories: true)
+        let bin = (mregBinary as NSString).deletingLastPathComponent
+        try FileManager.default.copyItem(atPath: mregBinary, toPath: stage + "/mreg")
+        try FileManager.default.copyItem(atPath: bin + "/mreg_MregTemplates.resources", toPath: stage + "/mreg_MregTemplates.resources")
+        #expect(run("tar", ["-I", "gzip -1", "-cf", dir.sub("mreg.tar.gz"), "-C", dir.sub("stage"), "mreg-test"]).status == 0)
+        let sum = run("sha256sum", [dir.sub("mreg.tar.gz")]).stdout.split(separator: " ").first.map(String.init) ?? ""
+        return ("file://" + dir.sub("mreg.tar.gz"), sum)
+    }
+
+    /// A clean environment like a CI container's: no variables of this machine, `apt-get` a no-op
+    /// (the packages are here), a home and temporary folder of its own.
+    func cleanEnvironment(_ dir: TempDir, release: (url: String, sha256: String)) -> [String: String] {
+        let stub = dir.write("stub/apt-get", "#!/bin/sh\nexit 0\n")
+        chmod(stub, 0o755)
+        for sub in ["home", "tmp"] { try? FileManager.default.createDirectory(atPath: dir.sub(sub), withIntermediateDirectories: true) }
+        return [
+            "PATH": dir.sub("stub") + ":/usr/local/bin:/usr/bin:/bin", "HOME": dir.sub("home"), "TMPDIR": dir.sub("tmp"),
+            "MREG_RELEASE_URL": release.url, "MREG_RELEASE_SHA256": release.sha256, "MREG_HOME": dir.sub("opt/mreg"),
+            "MREG_REGISTRY": ".",
+        ]
+    }
+
+    /// Runs shell steps in order the way a CI runner does; returns each step's exit status.
+    func runSteps(_ steps: [(name: String, script: String, env: [String: String])], in cwd: String, env: [String: String],
+                  pathFile: String? = nil) -> [Int32] {
+        var statuses = [Int32]()
+        for step in steps {
+            var e = env.merging(step.env) { _, new in new }
+            if let pathFile, let extra = try? String(contentsOfFile: pathFile, encoding: .utf8) {
+                e["PATH"] = extra.split(separator: "\n").reversed().joined(separator: ":") + ":" + e["PATH"]!
+            }
+            let r = run("/usr/bin/env", ["-i"] + e.map { "\($0.key)=\($0.value)" } + ["sh", "-e", "-c", step.script], cwd: cwd)
+            if r.status != 0 && r.status != 1 { Issue.record("step '\(step.name)' exited \(r.status): \(r.stdout.suffix(1500)) \(r.stderr.suffix(1500))") }
+            statuses.append(r.status)
+        }
+        return statuses
+    }
+
+    @Test func theGitHubTemplateGatesAPullRequestInACleanEnvironment() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (reg, origin) = setUp(dir)
+        handEditProduction(dir, reg: reg)
+        openPullRequest(dir, reg: reg, origin: origin, branch: "pr")
+        let ci = checkout(dir, "gh", origin: origin,
+                          refs: ["+refs/heads/*:refs/remotes/origin/*", "+refs/pull/1/merge:refs/remotes/pull/1/merge"],
+                          head: "refs/remotes/pull/1/merge")
+        let workflow = try YAML.parse(try String(contentsOfFile: ReadmeTests.root + "/templates/files/ci/github-actions.yml", encoding: .utf8), file: "mreg.yml")
+        let release = try releaseArchive(dir)
+        let expressions = [
+            "${{ github.event_name }}": "pull_request", "${{ github.base_ref }}": "main", "${{ github.event.before }}": "",
+            "${{ vars.MREG_RELEASE_URL }}": release.url, "${{ vars.MREG_RELEASE_SHA256 }}": release.sha256,
+            "${{ vars.MREG_GIT_URL }}": "", "${{ vars.MREG_REF }}": "",
+        ]
+        func expand(_ text: String) -> String {
+            var out = text
+            for (k, v) in expressions { out = out.replacingOccurrences(of: k, with: v) }
+            #expect(!out.contains("${{"), "an expression the test does not know: \(out)")
+            return out
+        }
+        var env = cleanEnvironment(dir, release: release)
+        for (k, v) in workflow["env"]?.objectValue ?? [:] where k != "MREG_HOME" { env[k] = v.stringValue.map(expand) }
+        let pathFile = dir.sub("github-path")
+        env["GITHUB_PATH"] = pathFile
+        env["GITHUB_WORKSPACE"] = ci
+        env["GITHUB_STEP_SUMMARY"] = dir.sub("summary.md")
+        FileManager.default.createFile(atPath: pathFile, contents: nil)
+        let steps = (workflow["jobs"]?["gate"]?["steps"]?.arrayValue ?? []).compactMap { step -> (name: String, script: String, env: [String: String])? in
+            guard let script = step["run"]?.stringValue else { return nil }
+            let stepEnv = (step["env"]?.objectValue ?? [:]).compactMapValues { $0.stringValue.map(expand) }
+            return (step["name"]?.stringValue ?? "?", expand(script), stepEnv)
+        }
+        #expect(steps.map(\.name) == ["Install mreg", "mreg verify", "mreg evaluate --changed", "Job summary"])
+        let statuses = runSteps(steps, in: ci, env: env, pathFile: pathFile)
+        #expect(statuses == [0, 0, 1, 0], "install, verify, the gate refuses the worse model, the summary is written")
+        #expect(try String(contentsOfFile: dir.sub("summary.md"), encoding: .utf8).contains("accuracy drop vs champion"))
+        #expect(FileManager.default.fileExists(atPath: ci + "/mreg-report.xml"))
+        // A wrong checksum stops the install.
+        var tampered = env
+        tampered["MREG_RELEASE_SHA256"] = String(repeating: "0", count: 64)
+        let install = steps[0]
+        #expect(runSteps([(install.name, install.script, install.env.merging(["MREG_RELEASE_SHA256": tampered["MREG_RELEASE_SHA256"]!]) { _, n in n })],
+                         in: ci, env: tampered) != [0])
+    }
+
+    @Test func theGitLabTemplateGatesAMergeRequestInACleanEnvironment() throws {
+        let dir = TempDir("gate")
+        defer { dir.remove() }
+        let (reg, origin) = setUp(dir)
+        handEditProduction(dir, reg: reg)
+        git(["push", "-q", "origin", "pr:refs/merge-requests/1/head"], in: reg)
+        // A merge-request pipeline: the request's head detached, nothing else fetched.
+        let ci = checkout(dir, "gl", origin: origin, refs: ["+refs/merge-requests/1/head:refs/remotes/origin/merge-requests/1/head"],
+                          head: "refs/remotes/origin/merge-requests/1/head")
+        let pipeline = try YAML.parse(try String(contentsOfFile: ReadmeTests.root + "/templates/files/ci/gitlab-ci.yml", encoding: .utf8), file: ".gitlab-ci.yml")
+        let job = try #require(pipeline["mreg-gate"])
+        var env = cleanEnvironment(dir, release: try releaseArchive(dir))
+        for (k, v) in job["variables"]?.objectValue ?? [:] where k != "MREG_HOME" { env[k] = v.stringValue }
+        env["CI_MERGE_REQUEST_TARGET_BRANCH_NAME"] = "main"
+        env["CI_DEFAULT_BRANCH"] = "main"
+        env["CI_PIPELINE_SOURCE"] = "merge_request_event"
+        // GitLab runs before_script and script in one shell, stopping at the first failure.
+        let lines = (job["before_script"]?.arrayValue ?? []) + (job["script"]?.arrayValue ?? [])
+        let script = lines.compactMap(\.stringValue).joined(separator: "\n")
+        let statuses = runSteps([("job", script, [:])], in: ci, env: env)
+        #expect(statuses == [1], "the gate refuses the worse model")
+        #expect(try String(contentsOfFile: ci + "/mreg-report.md", encoding: .utf8).contains("accuracy drop vs champion"))
     }
 }
