@@ -252,4 +252,25 @@ func json(_ text: String) -> [String: Any] {
         #expect(real.status == 0, "\(real.stdout) \(real.stderr)")
         #expect(git(["show", "HEAD:models/penguins/model.yaml"], in: reg).stdout.contains("flipper_length_mm"))
     }
+
+    @Test func aModelYAMLThatDoesNotParseIsNeverRewritten() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = registry(dir)
+        #expect(mreg(["train", "penguins", "--data", penguinsCSV, "--target", "species"], in: reg).status == 0)
+        let path = reg + "/models/penguins/model.yaml"
+        let edited = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "schemaVersion: 1\n", with: "schemaVersion: 1\nowner: risk-team\ndescription: fraud\ncolour: blue\n")
+        try edited.write(toFile: path, atomically: true, encoding: .utf8)
+        git(["commit", "-qam", "hand edit with a typo"], in: reg)
+        let head = git(["rev-parse", "HEAD"], in: reg).stdout
+        dir.write("art/model.bin", "x")
+        for args in [["train", "penguins", "--data", penguinsCSV], ["register", "penguins", "--from", dir.sub("art")]] {
+            let r = mreg(args, in: reg)
+            #expect(r.status == 2 && r.isOneLineError, "\(args[0]): \(r.stderr)")
+            #expect(r.stderr.contains("models/penguins/model.yaml") && r.stderr.contains("colour"), "\(r.stderr)")
+        }
+        #expect(git(["rev-parse", "HEAD"], in: reg).stdout == head)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == edited)
+    }
 }

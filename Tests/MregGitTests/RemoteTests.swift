@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import MregTestSupport
 import Testing
 
@@ -172,6 +173,56 @@ func currentUser() -> String {
             try local.fetch(url: "origin", refspecs: ["+refs/heads/main:refs/heads/main"], credentials: .none)
         }
         if case .fetchRejected(_, "refs/heads/main", _)? = refused {} else { Issue.record("\(String(describing: refused))") }
+    }
+
+    @Test func localPushesNeverLoseAnUpdate() throws {
+        let dir = TempDir("remote-race")
+        defer { dir.remove() }
+        git(["init", "-q", "--bare", "-b", "main", dir.sub("r.git")], in: dir.path)
+        let seed = try Repository.create(at: dir.sub("seed"))
+        let base = try seed.commit(changes: try blobs(seed, ["a": "0\n"]), onBranch: "refs/heads/main", parent: nil, message: "base", identity: fixedIdentity)
+        try seed.push(url: dir.sub("r.git"), refspecs: ["refs/heads/main:refs/heads/main"], credentials: .none)
+        for i in 0..<8 { git(["clone", "-q", dir.sub("r.git"), dir.sub("c\(i)")], in: dir.path) }
+        // Eight clones push eight different commits on the same base at once, by path and file://:
+        // exactly one lands, every other push is refused, and the remote holds the one that landed.
+        let results = Mutex<[Int: Bool]>([:])
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            guard let repo = try? Repository.open(at: dir.sub("c\(i)")),
+                  let blob = try? repo.writeBlob(Data("\(i)\n".utf8)),
+                  let _ = try? repo.commit(changes: ["a": .blob(blob)], onBranch: "refs/heads/main", parent: base, message: "c\(i)", identity: fixedIdentity)
+            else { return }
+            let url = i % 2 == 0 ? dir.sub("r.git") : "file://" + dir.sub("r.git")
+            let landed: Bool
+            do {
+                try repo.push(url: url, refspecs: ["refs/heads/main:refs/heads/main"], credentials: .none)
+                landed = true
+            } catch {
+                landed = false
+            }
+            results.withLock { $0[i] = landed }
+        }
+        let landed = results.withLock { $0 }.filter(\.value).map(\.key)
+        #expect(results.withLock { $0.count } == 8)
+        #expect(landed.count == 1, "\(landed)")
+        if let winner = landed.first {
+            #expect(git(["--git-dir", dir.sub("r.git"), "rev-parse", "main"], in: dir.path).stdout
+                == git(["rev-parse", "main"], in: dir.sub("c\(winner)")).stdout)
+        }
+        #expect(git(["--git-dir", dir.sub("r.git"), "for-each-ref", "refs/mreg/"], in: dir.path).stdout == "", "no private refs left")
+        #expect(git(["--git-dir", dir.sub("r.git"), "fsck", "--strict"], in: dir.path).status == 0)
+        // A tag that exists is never moved without force, and a non-bare remote takes pushes too.
+        let c0 = try Repository.open(at: dir.sub("c0"))
+        try c0.updateReference("refs/tags/t", to: base, expected: nil, message: "t")
+        try c0.push(url: dir.sub("r.git"), refspecs: ["refs/tags/t:refs/tags/t"], credentials: .none)
+        let c1 = try Repository.open(at: dir.sub("c1"))
+        try c1.updateReference("refs/tags/t", to: try c1.referenceTarget("refs/heads/main")!, expected: nil, message: "t")
+        let taken = #expect(throws: GitError.self) {
+            try c1.push(url: "file://" + dir.sub("r.git"), refspecs: ["refs/tags/t:refs/tags/t"], credentials: .none)
+        }
+        if case .pushRejected(_, "refs/tags/t", let reason)? = taken { #expect(reason == "already exists") } else { Issue.record("\(String(describing: taken))") }
+        #expect(git(["--git-dir", dir.sub("r.git"), "rev-parse", "t"], in: dir.path).stdout == base.hex)
+        try c1.push(url: dir.sub("c2"), refspecs: ["refs/heads/main:refs/heads/other"], credentials: .none)
+        #expect(git(["rev-parse", "other"], in: dir.sub("c2")).stdout == (try c1.referenceTarget("refs/heads/main"))?.hex)
     }
 
     @Test func gitDaemon() throws {
