@@ -76,6 +76,8 @@ public final class Registry {
         guard let workdir = repo.workdir else {
             return Registry(repository: repo, prefix: "", directory: directory, environment: environment)
         }
+        // A command killed between writing files and moving the branch left a journal: finish it.
+        try repo.repairInterruptedMove()
         let real = realPath(directory)
         let root = realPath(workdir)
         guard real == root || real.hasPrefix(root + "/") else {

@@ -7,6 +7,41 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: mregBinary), "build mreg first: swift build")
     }
 
+    /// kill -9 between writing the files and moving the branch (the fault point stops mreg there
+    /// exactly): a plain `git commit -am` never deletes a version, and the next mreg command puts
+    /// the checkout back.
+    @Test func killedBetweenFilesAndBranchLosesNothing() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        dir.write("art/model.json", "{\"w\": 1}\n")
+        #expect(mreg(["register", "penguins", "--from", dir.sub("art")], in: reg).status == 0)
+        let before = git(["rev-parse", "HEAD"], in: reg).stdout
+        for (i, follow) in ["git", "mreg"].enumerated() {
+            dir.write("art/model.json", "{\"w\": \(i + 2)}\n")
+            let killed = mreg(["register", "penguins", "--from", dir.sub("art")], in: reg, environment: ["MREG_FAULT_INJECT": "worktree-before-ref"])
+            #expect(killed.status == 137)
+            if follow == "git" {
+                // The user's next step is a plain commit: it may commit what mreg meant, never a deletion.
+                git(["commit", "-qam", "after the kill"], in: reg)
+                let files = git(["ls-tree", "-r", "--name-only", "HEAD"], in: reg).stdout
+                #expect(files.contains("models/penguins/v1/model.json"), "\(files)")
+            } else {
+                // The next mreg command repairs the checkout: nothing staged, the branch as it was.
+                let head = git(["rev-parse", "HEAD"], in: reg).stdout
+                #expect(mreg(["list"], in: reg).status == 0)
+                #expect(git(["status", "--porcelain"], in: reg).stdout == "", "\(git(["status", "--porcelain"], in: reg).stdout)")
+                #expect(git(["rev-parse", "HEAD"], in: reg).stdout == head)
+                let again = mreg(["register", "penguins", "--from", dir.sub("art")], in: reg)
+                #expect(again.status == 0, "\(again.stderr)")
+            }
+        }
+        #expect(git(["rev-list", "--count", "\(before)..HEAD"], in: reg).stdout == "2")
+        #expect(mreg(["verify"], in: reg).status == 0)
+        #expect(git(["fsck", "--strict"], in: reg).status == 0)
+    }
+
     @Test func fullReadWriteCycle() throws {
         let dir = TempDir("e2e")
         defer { dir.remove() }
