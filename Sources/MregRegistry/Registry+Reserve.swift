@@ -67,10 +67,10 @@ extension Registry {
 
     /// Creates the local reservation ref; false when it exists already.
     private func createIfAbsent(_ ref: String, tag: ObjectID, model: String, version: String) throws -> Bool {
-        do {
+        do throws(GitError) {
             try repository.updateReference(ref, to: tag, expected: nil, message: "mreg: reserve \(model)@\(version)")
             return true
-        } catch let error as GitError {
+        } catch {
             if case .refMoved = error { return false }
             throw error
         }
@@ -80,13 +80,11 @@ extension Registry {
 
     /// Creates the reservation ref on the remote, which refuses it when it exists.
     private func pushReservation(_ ref: String, to remote: String, credentials: Credentials) -> PushOutcome {
-        do {
+        do throws(GitError) {
             try repository.push(url: remote, refspecs: ["\(ref):\(ref)"], credentials: credentials)
             return .reserved
-        } catch let error as GitError {
-            if case .pushRejected = error { return .taken }
-            return .failed(error)
         } catch {
+            if case .pushRejected = error { return .taken }
             return .failed(error)
         }
     }

@@ -61,17 +61,20 @@ extension Registry {
             cardMismatches: card.map { Registry.cardMetricIssues(card: $0, metrics: metricsFile) } ?? []))
         gates.append(RuleResult(rule: "integrity", passed: change.integrity.isEmpty,
                                 detail: change.integrity.isEmpty ? "every file matches version.yaml" : change.integrity.joined(separator: "; ")))
-        var rollback = false
-        if change.isDeployment, change.previous?.version != version {
-            rollback = try servedStable(model: model, version: version, environment: env.name, main: main)
-        }
         let mainBranch = try main.config().mainBranch
-        if let from = env.promoteFrom, change.isDeployment, !rollback {
+        if let from = env.promoteFrom, change.isDeployment {
             let served = try hasServed(model: model, version: version, environment: from, main: main)
             var detail = served ? "\(from) has served \(version)" : "\(from) has never served \(version) on \(mainBranch)"
             if !served && repository.isShallow { detail += " (this clone is shallow: fetch the whole history of \(mainBranch) to see all of it)" }
             gates.append(RuleResult(rule: "promote from \(from)", passed: served, detail: detail))
         }
+        // Whether this goes back to a version served before matters only when a gate fails (then
+        // only integrity may block it), so main's history is walked only then.
+        var rollback = false
+        if change.isDeployment, change.previous?.version != version, gates.contains(where: { !$0.passed && $0.rule != "integrity" }) {
+            rollback = try servedStable(model: model, version: version, environment: env.name, main: main)
+        }
+        if rollback { gates.removeAll { $0.rule.hasPrefix("promote from ") && !$0.passed } }
         var verdict = DeploymentVerdict(gates: gates, rollback: rollback, champion: champion, forced: nil)
         if let reason = change.forceReason, !verdict.failed.isEmpty {
             if env.forceAllowed {

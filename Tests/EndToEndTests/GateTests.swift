@@ -164,13 +164,29 @@ import Testing
         let alice = git(["show", "--name-only", "--format=", "origin/train-alice"], in: clones[0]).stdout
         let bob = git(["show", "--name-only", "--format=", "origin/train-bob"], in: clones[1]).stdout
         #expect(alice.contains("models/penguins/v3/version.yaml") && bob.contains("models/penguins/v4/version.yaml"), "\(alice)\n\(bob)")
-        for order in [["alice", "bob"], ["bob", "alice"]] {
-            let merger = dir.sub("merge-" + order.joined())
+        for (how, order) in [("merge", ["alice", "bob"]), ("merge", ["bob", "alice"]), ("squash", ["bob", "alice"]), ("rebase", ["alice", "bob"])] {
+            let merger = dir.sub("\(how)-" + order.joined())
             git(["clone", "-q", origin, merger], in: dir.path)
             for who in order {
-                let m = git(["merge", "--no-ff", "-m", "Merge \(who)", "origin/train-\(who)"], in: merger)
-                #expect(m.status == 0, "\(order): \(m.stdout) \(m.stderr)")
+                switch how {
+                case "merge":
+                    let m = git(["merge", "--no-ff", "-m", "Merge \(who)", "origin/train-\(who)"], in: merger)
+                    #expect(m.status == 0, "\(order): \(m.stdout) \(m.stderr)")
+                case "squash":
+                    let m = git(["merge", "--squash", "origin/train-\(who)"], in: merger)
+                    #expect(m.status == 0, "\(order): \(m.stdout) \(m.stderr)")
+                    git(["commit", "-qm", "Squashed \(who)"], in: merger)
+                default:
+                    // The branch rebased onto main as it is now, then fast-forwarded.
+                    git(["checkout", "-q", "-b", "r-\(who)", "origin/train-\(who)"], in: merger)
+                    let r = git(["rebase", "-q", "main"], in: merger)
+                    #expect(r.status == 0, "\(order): \(r.stdout) \(r.stderr)")
+                    git(["checkout", "-q", "main"], in: merger)
+                    #expect(git(["merge", "-q", "--ff-only", "r-\(who)"], in: merger).status == 0)
+                }
             }
+            let versions = git(["ls-tree", "--name-only", "HEAD", "models/penguins/"], in: merger).stdout
+            #expect(versions.contains("models/penguins/v3") && versions.contains("models/penguins/v4"), "\(how) \(order): \(versions)")
             #expect(mreg(["verify"], in: merger).status == 0)
             #expect(git(["fsck", "--strict"], in: merger).status == 0)
             let list = json(mreg(["show", "penguins@v4", "--json"], in: merger).stdout)
