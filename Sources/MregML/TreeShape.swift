@@ -41,8 +41,8 @@ enum TreeShape {
 /// Converts prediction input into row-major blocks of numbers for tree ensembles.
 ///
 /// Numeric columns pass through (non-finite values are missing, NaN); categorical columns are read as
-/// numbers (category codes) unless `categories` maps their labels to codes; anything unreadable is
-/// missing. Columns shorter than the row count read as missing.
+/// numbers (category codes). Where `categories` has a label-to-code table for a feature, every value is
+/// looked up in it by its text instead. Anything unreadable or unknown is missing. Columns shorter than the row count read as missing.
 struct FeatureBlock {
     let width: Int
     /// Per feature, a label-to-code table for categorical input given as text, or nil.
@@ -58,6 +58,14 @@ struct FeatureBlock {
         for j in 0..<width {
             let column = j < input.columns.count ? input.columns[j] : .numeric([])
             switch column {
+            case .numeric(let values) where categories[j] != nil:
+                // Codes come from the file's table, so a number is looked up by its text (7 -> "7").
+                let table = categories[j]!
+                for r in 0..<count {
+                    let i = start + r
+                    let x = i < values.count && values[i].isFinite ? table[FeatureColumn.categoryText(values[i])] ?? .nan : .nan
+                    out[r * width + j] = T(x)
+                }
             case .numeric(let values):
                 values.withUnsafeBufferPointer { v in
                     for r in 0..<count {

@@ -40,9 +40,12 @@ extension XGBoostModel {
         }
         let features = try Self.features(learner, count: featureCount)
         let base = try Self.baseMargin(param, objective: objective, groups: groups)
-        let (booster, trees, categories) = try Self.booster(learner.object("gradient_booster"), groups: groups, featureCount: featureCount)
+        let gb = try learner.object("gradient_booster")
+        let (booster, trees, categories) = try Self.booster(gb, groups: groups, featureCount: featureCount)
+        let model = try gb.string("name") == "dart" ? gb.object("gbtree").object("model") : gb.object("model")
+        let codes = try Self.categoryCodes(model, features: features)
         try self.init(format: format, objective: objective, booster: booster, features: features, groups: groups,
-                      baseMargin: base, trees: trees, categories: categories)
+                      baseMargin: base, trees: trees, categories: categories, categoryCodes: codes)
     }
 
     /// An integer XGBoost stores as a string (`"3"`) or, in some versions, as a number.
@@ -127,5 +130,39 @@ extension XGBoostModel {
         default:
             return values
         }
+    }
+
+    /// Label-to-code tables from `cats.enc` (XGBoost >= 3.1 keeps the categories it was trained on): per
+    /// feature either `offsets` into UTF-8 `values` (text labels) or numeric `values`; a label's code is
+    /// its position. Files without `cats`, or with empty entries, take codes as given.
+    static func categoryCodes(_ model: ArtifactReader, features: [FeatureSpec]) throws(MLError) -> [[String: Double]?] {
+        var out = [[String: Double]?](repeating: nil, count: features.count)
+        guard model.has("cats"), try model.object("cats").has("enc") else { return out }
+        let entries = try model.object("cats").objects("enc")
+        guard !entries.isEmpty else { return out }
+        guard entries.count == features.count else {
+            throw .invalidModel("field '\(model.name("cats.enc"))' has \(entries.count) entries, the model has \(features.count) features")
+        }
+        for (j, entry) in entries.enumerated() {
+            var labels = [String]()
+            if entry.has("offsets"), !(try entry.array("offsets")).isEmpty {
+                let bytes = try entry.ints("values", in: 0...255).map { UInt8($0) }
+                let offsets = try entry.ints("offsets", in: 0...bytes.count)
+                for (a, b) in zip(offsets, offsets.dropFirst()) {
+                    guard a <= b else { throw .invalidModel("field '\(entry.name("offsets"))' must not decrease") }
+                    labels.append(String(decoding: bytes[a..<b], as: UTF8.self))
+                }
+            } else if !entry.has("offsets") {
+                labels = try entry.numbers("values").map(FeatureColumn.categoryText)
+            }
+            guard !labels.isEmpty else { continue }
+            guard features[j].type == .categorical else {
+                throw .invalidModel("field '\(entry.path)' lists categories for numeric feature '\(features[j].name)'")
+            }
+            var table = [String: Double]()
+            for (code, label) in labels.enumerated() where table[label] == nil { table[label] = Double(code) }
+            out[j] = table
+        }
+        return out
     }
 }

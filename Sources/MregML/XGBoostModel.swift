@@ -48,11 +48,11 @@ public final class XGBoostModel: Scorer {
     let trees: [Tree]
     /// Sorted category sets of every categorical split, concatenated.
     let categories: [Int32]
-    /// Whether the objective outputs a class index (`multi:softmax`) rather than probabilities.
-    let outputsIndex: Bool
+    /// Label-to-code tables of categorical features from the file's `cats` (XGBoost >= 3.1), or nil per feature.
+    let categoryCodes: [[String: Double]?]
 
     init(format: ModelFormat, objective: String, booster: String, features: [FeatureSpec], groups: Int,
-         baseMargin: [Float], trees: [Tree], categories: [Int32]) throws(MLError) {
+         baseMargin: [Float], trees: [Tree], categories: [Int32], categoryCodes: [[String: Double]?]) throws(MLError) {
         self.format = format
         self.objective = objective
         self.booster = booster
@@ -61,7 +61,7 @@ public final class XGBoostModel: Scorer {
         self.baseMargin = baseMargin
         self.trees = trees
         self.categories = categories
-        self.outputsIndex = objective == "multi:softmax"
+        self.categoryCodes = categoryCodes
         guard let (task, link) = XGBoostModel.objectives[objective] else {
             throw .invalidModel("objective '\(objective)' is not supported (supported: \(XGBoostModel.objectives.keys.sorted().joined(separator: ", ")))")
         }
@@ -98,7 +98,7 @@ public final class XGBoostModel: Scorer {
         let blockRows = max(1, min(XGBoostModel.block, rows, (1 << 20) / max(width, 1)))
         let x = UnsafeMutablePointer<Float>.allocate(capacity: max(1, blockRows * width))
         defer { x.deallocate() }
-        let reader = FeatureBlock(width: width)
+        let reader = FeatureBlock(width: width, categories: categoryCodes)
         out.withUnsafeMutableBufferPointer { ob in
             categories.withUnsafeBufferPointer { cats in
                 var start = 0

@@ -66,7 +66,7 @@ enum ForeignModels {
 
     static let names = [
         "xgb-binary", "xgb-logitraw", "xgb-softprob", "xgb-softmax", "xgb-squared", "xgb-logistic", "xgb-absolute",
-        "xgb-poisson", "xgb-dart", "xgb-dart-multi",
+        "xgb-poisson", "xgb-dart", "xgb-dart-multi", "xgb-rf", "xgb-pandas",
     ].flatMap { ["\($0).json", "\($0).ubj"] } + [
         "lgb-binary", "lgb-multiclass", "lgb-regression", "lgb-l1", "lgb-poisson", "lgb-zero-missing", "lgb-rf", "lgb-pandas",
     ]

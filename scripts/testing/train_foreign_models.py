@@ -9,7 +9,7 @@ Writes OUT_DIR/<case>.<json|ubj|txt> model files, and OUT_DIR/cases.json:
               "predict": [...] (Booster.predict, flattened row-major), "margin": [...] (raw margins)}]}
 Data is generated (seeded): 5 numeric features with missing values (x4 has none in training, so LightGBM
 gives it missing_type None, and unseen rows then do have some), a categorical code feature `cat` (0..5) and,
-for the pandas model, a string category `color`.
+for the pandas models, a string category `color` and an integer category `grade` (10..60, coded out of order).
 """
 import json
 import os
@@ -81,6 +81,8 @@ def xgb_cases(out):
         ("xgb-poisson", {"objective": "count:poisson"}, "count", "value"),
         ("xgb-dart", {"objective": "binary:logistic", "booster": "dart", "rate_drop": 0.3, "skip_drop": 0.0,
                       "seed": 3}, "binary", "proba1"),
+        ("xgb-rf", {"objective": "binary:logistic", "num_parallel_tree": 4, "subsample": 0.8,
+                    "colsample_bynode": 0.8, "seed": 2}, "binary", "proba1"),
         ("xgb-dart-multi", {"objective": "multi:softprob", "num_class": 3, "booster": "dart", "rate_drop": 0.2,
                             "seed": 5}, "multi", "proba"),
     ]
@@ -95,7 +97,34 @@ def xgb_cases(out):
             booster.save_model(os.path.join(out, f"{name}.{ext}"))
             cases.append({"name": f"{name}.{ext}", "file": f"{name}.{ext}", "format": fmt, "features": FEATURES,
                           "output": output, "predict": flat(predict), "margin": flat(margin)})
+    # A pandas frame with a string and an integer category: XGBoost >= 3.1 keeps both in `cats` and recodes.
+    frame, frame_t = pandas_frames(with_grade=True)
+    train = xgb.DMatrix(frame, label=LABELS["binary"], enable_categorical=True)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "max_cat_to_onehot": 1,
+                         "nthread": 1}, train, num_boost_round=12)
+    test = xgb.DMatrix(frame_t, enable_categorical=True)
+    for ext, fmt in (("json", "xgboost-json"), ("ubj", "xgboost-ubjson")):
+        booster.save_model(os.path.join(out, f"xgb-pandas.{ext}"))
+        cases.append({"name": f"xgb-pandas.{ext}", "file": f"xgb-pandas.{ext}", "format": fmt,
+                      "features": NUMERIC + ["color", "grade"], "output": "proba1", "predict": flat(booster.predict(test)),
+                      "margin": flat(booster.predict(test, output_margin=True))})
     return cases
+
+
+def pandas_frames(with_grade):
+    """Training and unseen rows as pandas frames with a string category `color` (and an integer one, `grade`)."""
+    frames = []
+    for x, cat, color in ((X, CAT, COLOR), (XT, CATT, COLORT)):
+        frame = pd.DataFrame(x, columns=NUMERIC)
+        frame["color"] = pd.Categorical([COLORS[c] for c in color], categories=COLORS)
+        if with_grade:
+            frame["grade"] = pd.Categorical(GRADES_OF(cat), categories=[60, 10, 20, 30, 40, 50])
+        frames.append(frame)
+    return frames
+
+
+def GRADES_OF(cat):
+    return [None if np.isnan(c) else int(c) * 10 + 10 for c in cat]
 
 
 def lgb_cases(out):
@@ -122,10 +151,7 @@ def lgb_cases(out):
         cases.append({"name": name, "file": f"{name}.txt", "format": "lightgbm-text", "features": FEATURES,
                       "output": output, "predict": flat(booster.predict(FULL_T)), "margin": flat(raw)})
     # A pandas frame with a string category: the file maps labels to codes in `pandas_categorical`.
-    frame = pd.DataFrame(X, columns=NUMERIC)
-    frame["color"] = pd.Categorical([COLORS[c] for c in COLOR], categories=COLORS)
-    frame_t = pd.DataFrame(XT, columns=NUMERIC)
-    frame_t["color"] = pd.Categorical([COLORS[c] for c in COLORT], categories=COLORS)
+    frame, frame_t = pandas_frames(with_grade=False)
     booster = lgb.train({**base, "objective": "binary"}, lgb.Dataset(frame, label=LABELS["binary"]), num_boost_round=15)
     booster.save_model(os.path.join(out, "lgb-pandas.txt"))
     cases.append({"name": "lgb-pandas", "file": "lgb-pandas.txt", "format": "lightgbm-text",
@@ -141,6 +167,7 @@ def main():
     columns = {name: flat(XT[:, j]) for j, name in enumerate(NUMERIC)}
     columns["cat"] = flat(CATT)
     columns["color"] = [COLORS[c] for c in COLORT]
+    columns["grade"] = [None if g is None else float(g) for g in GRADES_OF(CATT)]
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump({"columns": columns, "cases": cases, "versions": {"xgboost": xgb.__version__,
                                                                   "lightgbm": lgb.__version__}}, f)
