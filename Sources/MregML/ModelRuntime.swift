@@ -33,9 +33,10 @@ public enum ModelFormat: String, Sendable, CaseIterable, Codable {
 
     /// Recognises a model file by its content, never by its name; nil when no format fits.
     ///
-    /// A JSON object with a top-level `schemaVersion` is mreg's, one with `learner` is XGBoost's; a UBJSON object
-    /// (`{` followed by a length-prefixed key) is XGBoost's; text starting with `tree` and holding a
-    /// `version=` line is LightGBM's.
+    /// A JSON object with a top-level `schemaVersion` and `format: mreg-model` (or no `format` but a
+    /// `model`) is mreg's, one with `learner` is XGBoost's; a UBJSON object (`{` followed by a
+    /// length-prefixed key) is XGBoost's; text starting with `tree` and holding a `version=` line is
+    /// LightGBM's. mreg's `baseline.json` and `metrics.json` are not models.
     public static func detect(_ data: Data) -> ModelFormat? {
         let head = Array(data.prefix(4096))
         guard let start = head.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return nil }
@@ -51,7 +52,9 @@ public enum ModelFormat: String, Sendable, CaseIterable, Codable {
             if text.hasPrefix("\"learner\"") { return .xgboostJSON }
             if let json = try? JSONValue.parse(data, maxDepth: ModelLimits.maxNesting), case .object(let fields) = json {
                 if fields["learner"] != nil { return .xgboostJSON }
-                if fields["schemaVersion"] != nil { return .mreg }
+                // mreg's other JSON files (baseline.json, metrics.json) carry schemaVersion too.
+                let mregFormat = fields["format"] == .string(Model.format) || (fields["format"] == nil && fields["model"] != nil)
+                if fields["schemaVersion"] != nil, mregFormat { return .mreg }
             }
             return nil
         }
