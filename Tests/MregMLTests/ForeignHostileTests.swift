@@ -178,6 +178,17 @@ struct ForeignHandTests {
         #expect(ModelFormat.detect(HandModels.lgb()) == .lightgbmText)
     }
 
+    @Test("a foreign model is evaluated against a named target column")
+    func evaluatesForeign() throws {
+        let m = try LightGBMModel(text: HandModels.lgb())
+        let table = try Table.parseCSV(Data("a,b,y\n0.1,1,0\n0.5,1,1\n0.5,2,1\n0.1,2,1\n".utf8), source: "t.csv")
+        let e = try evaluate(m, target: "y", on: table)
+        #expect(e.rows == 4)
+        #expect(e.classes == ["0", "1"])
+        #expect(e.metrics["accuracy"] == 0.75)
+        #expect(throws: MLError.self) { try evaluate(m, target: "label", on: table) }
+    }
+
     @Test("formats are told apart by content, not by name")
     func detects() throws {
         let mreg = Data(#"{"schemaVersion": 1, "format": "mreg-model"}"#.utf8)
