@@ -120,6 +120,28 @@ let handLightGBM = """
         #expect(none.stderr.contains("notes@v1 has no model file mreg can score (files: readme.txt"), "\(none.stderr)")
     }
 
+    @Test func hostileModelFilesAreRefusedLoads() throws {
+        let dir = TempDir("e2e-predict")
+        defer { dir.remove() }
+        let reg = registry(dir)
+        let data = dir.write("in.csv", "a,b\n0.1,1\n")
+        let cases: [(String, String, String)] = [
+            ("truncated", String(handLightGBM.prefix(300)), "truncated"),
+            ("cycle", handLightGBM.replacingOccurrences(of: "left_child=-1 -2", with: "left_child=-1 0"), "leads back to node 0"),
+            ("nan", handLightGBM.replacingOccurrences(of: "threshold=0.25 0", with: "threshold=nan 0"), "not a finite number"),
+            ("range", handLightGBM.replacingOccurrences(of: "right_child=1 -3", with: "right_child=1 -30"), "right_child"),
+        ]
+        for (name, text, expected) in cases {
+            dir.write("\(name)/model.txt", text)
+            #expect(mreg(["register", name, "--from", dir.sub(name)], in: reg).status == 0)
+            let p = mreg(["predict", "\(name)@v1", "--data", data], in: reg)
+            #expect(p.status == 2, "\(name)")
+            #expect(p.isOneLineError, "\(name): \(p.stderr)")
+            #expect(p.stderr.contains("models/\(name)/v1/model.txt' (lightgbm-text)"), "\(name): \(p.stderr)")
+            #expect(p.stderr.contains(expected), "\(name): \(p.stderr)")
+        }
+    }
+
     @Test(.enabled(if: PythonEnvironment.available, "needs python3 and pip for the parity venv"))
     func xgboostAgreesWithPython() throws {
         let dir = TempDir("e2e-predict")
