@@ -64,7 +64,7 @@ struct ParsedBatch {
 }
 
 /// Scores a whole CSV or JSON Lines stream with one scorer, batch by batch, in bounded memory.
-public struct BatchPredictor {
+public struct BatchPredictor: Sendable {
     let scorer: any Scorer
     let options: BatchOptions
 
@@ -81,37 +81,76 @@ public struct BatchPredictor {
     /// Reads `input` to its end and writes one prediction per scorable row to `output`.
     ///
     /// A bad row (wrong field count, a number that is not one, a line that is not a JSON object) stops
-    /// the run with an error naming its line, or with `skipBadRows` is counted and left out.
+    /// the run with an error naming its line, or with `skipBadRows` is counted and left out. Batches
+    /// are read in waves of one per core, parsed, scored and formatted in parallel, and written in order.
     public func run(input: FileHandle, output: FileHandle, progress: ((BatchSummary) -> Void)? = nil) throws(MLError) -> BatchSummary {
         var reader = RecordReader(handle: input, quoted: options.input == .csv, source: options.source)
-        var writer = BatchWriter(options: options, classes: scorer.task == .classification ? scorer.classes : nil, handle: output)
+        let writer = BatchWriter(options: options, classes: scorer.task == .classification ? scorer.classes : nil)
         var csv: CSVBatchParser? = nil
         if options.input == .csv {
             guard let header = try reader.next() else { throw .emptyFile(source: options.source) }
             csv = try CSVBatchParser(header: header.bytes, features: scorer.features, keep: options.keep, source: options.source)
         }
-        try writer.writeHeader()
+        try writer.emit(writer.header(), to: output)
+        let width = min(ProcessInfo.processInfo.activeProcessorCount, 16)
         var summary = BatchSummary()
         while true {
-            var records = [(bytes: ArraySlice<UInt8>, line: Int)]()
-            while records.count < options.batchRows, let record = try reader.next() { records.append(record) }
-            if records.isEmpty { break }
-            let batch = try csv.map { p throws(MLError) in try p.parse(records) }
-                ?? JSONLinesParser(features: scorer.features, keep: options.keep).parse(records)
-            summary.rows += batch.read
-            if let first = batch.bad.first {
-                guard options.skipBadRows else { throw .invalidInput("\(options.source): line \(first.line): \(first.reason)") }
-                if summary.firstSkip == nil { summary.firstSkip = "line \(first.line): \(first.reason)" }
-                summary.skipped += batch.bad.count
+            var wave = [[(bytes: ArraySlice<UInt8>, line: Int)]]()
+            while wave.count < width {
+                var records = [(bytes: ArraySlice<UInt8>, line: Int)]()
+                while records.count < options.batchRows, let record = try reader.next() { records.append(record) }
+                if records.isEmpty { break }
+                wave.append(records)
             }
-            if batch.input.rowCount > 0 {
-                try writer.write(predict(batch.input), kept: batch.kept)
-                summary.written += batch.input.rowCount
+            if wave.isEmpty { break }
+            for outcome in score(wave, csv: csv, writer: writer) {
+                let batch = try outcome.get()
+                summary.rows += batch.read
+                if let first = batch.bad.first {
+                    guard options.skipBadRows else { throw .invalidInput("\(options.source): line \(first.line): \(first.reason)") }
+                    if summary.firstSkip == nil { summary.firstSkip = "line \(first.line): \(first.reason)" }
+                    summary.skipped += batch.bad.count
+                }
+                try writer.emit(batch.bytes, to: output)
+                summary.written += batch.written
+                progress?(summary)
             }
-            progress?(summary)
         }
         if summary.rows == 0, options.input == .csv { throw .noDataRows(source: options.source) }
         return summary
+    }
+
+    /// One batch parsed, scored and formatted.
+    struct Outcome: Sendable {
+        var read: Int
+        var bad: [(line: Int, reason: String)]
+        var written: Int
+        var bytes: [UInt8]
+    }
+
+    /// Parses, scores and formats the batches of a wave in parallel; outcomes in batch order.
+    func score(_ wave: [[(bytes: ArraySlice<UInt8>, line: Int)]], csv: CSVBatchParser?, writer: BatchWriter) -> [Result<Outcome, MLError>] {
+        let json = JSONLinesParser(features: scorer.features, keep: options.keep)
+        let single = wave.count == 1
+        let one: @Sendable ([(bytes: ArraySlice<UInt8>, line: Int)]) -> Result<Outcome, MLError> = { records in
+            Result { () throws(MLError) -> Outcome in
+                let batch = try csv.map { p throws(MLError) in try p.parse(records) } ?? json.parse(records)
+                var bytes = [UInt8]()
+                if batch.input.rowCount > 0 {
+                    // A lone batch is split across cores itself; in a wave, each core takes a batch.
+                    let p = single ? self.predict(batch.input) : self.scorer.predict(batch.input)
+                    bytes = writer.format(p, kept: batch.kept)
+                }
+                return Outcome(read: batch.read, bad: batch.bad, written: batch.input.rowCount, bytes: bytes)
+            }
+        }
+        if single { return [one(wave[0])] }
+        let results = Mutex<[Int: Result<Outcome, MLError>]>([:])
+        DispatchQueue.concurrentPerform(iterations: wave.count) { i in
+            let r = one(wave[i])
+            results.withLock { $0[i] = r }
+        }
+        return results.withLock { all in (0..<wave.count).map { all[$0]! } }
     }
 
     /// Scores a batch on every core: the rows are cut into one contiguous part per core.

@@ -1,26 +1,27 @@
 import Foundation
 import MregCore
 
-/// Writes predictions as CSV or JSON Lines, one buffered write per batch.
+/// Formats predictions as CSV or JSON Lines and writes them, one buffered write per batch.
 ///
 /// CSV columns: the kept columns, `prediction`, with probabilities one `proba_CLASS` per class, then
 /// `model` and `version`. JSON Lines: an object with the kept fields, `prediction`, `probabilities`
 /// (class to probability) when asked, `model` and `version`, keys sorted.
-struct BatchWriter {
+struct BatchWriter: Sendable {
     let options: BatchOptions
     /// Class labels of a classifier, nil for regression.
     let classes: [String]?
-    let handle: FileHandle
 
-    func writeHeader() throws(MLError) {
-        guard options.output == .csv else { return }
+    /// The CSV header row; nothing for JSON Lines.
+    func header() -> [UInt8] {
+        guard options.output == .csv else { return [] }
         var names = options.keep + ["prediction"]
         if options.probabilities, let classes { names += classes.map { "proba_\($0)" } }
         names += ["model", "version"]
-        try emit(Array((names.map(BatchWriter.csvField).joined(separator: ",") + "\n").utf8))
+        return Array((names.map(BatchWriter.csvField).joined(separator: ",") + "\n").utf8)
     }
 
-    func write(_ p: Predictions, kept: [[JSONValue]]) throws(MLError) {
+    /// The output records of a scored batch.
+    func format(_ p: Predictions, kept: [[JSONValue]]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(p.rowCount * 32)
         let tail = Array((options.output == .csv
@@ -53,7 +54,7 @@ struct BatchWriter {
                 out.append(0x0A)
             }
         }
-        try emit(out)
+        return out
     }
 
     func prediction(_ p: Predictions, _ r: Int) -> JSONValue {
@@ -62,7 +63,8 @@ struct BatchWriter {
         return .null
     }
 
-    func emit(_ bytes: [UInt8]) throws(MLError) {
+    func emit(_ bytes: [UInt8], to handle: FileHandle) throws(MLError) {
+        guard !bytes.isEmpty else { return }
         do {
             try handle.write(contentsOf: bytes)
         } catch {
