@@ -13,6 +13,8 @@ struct RecordReader {
     /// The 1-based line the next record starts on.
     var line = 1
     static let chunk = 1 << 20
+    /// Longest record accepted: memory stays bounded even by a file without line ends.
+    static let maxRecordBytes = 64 << 20
 
     init(handle: FileHandle, quoted: Bool, source: String) {
         self.handle = handle
@@ -58,6 +60,9 @@ struct RecordReader {
                 i += 1
             }
             if end == nil {
+                guard buffer.count - start <= RecordReader.maxRecordBytes else {
+                    throw .invalidInput("\(source): line \(line) is longer than \(RecordReader.maxRecordBytes >> 20) MB")
+                }
                 if try fill() { continue }
                 guard start < buffer.count else { return nil }
                 end = buffer.count

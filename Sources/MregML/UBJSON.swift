@@ -116,6 +116,10 @@ struct UBJSONReader: ~Copyable {
             // Each element takes at least its typed size (or one byte); a key takes at least one more.
             let unit = (type.map(Self.size) ?? 1) + (isObject ? 1 : 0)
             count = try length(unit: max(unit, 1))
+            // No array of a model this runtime accepts is longer; refusing early bounds memory too.
+            guard count! <= ModelLimits.maxTotalNodes else {
+                throw fail("a container of \(count!) elements is over the limit of \(ModelLimits.maxTotalNodes)")
+            }
         }
         return isObject ? try object(type: type, count: count, depth: depth) : try array(type: type, count: count, depth: depth)
     }

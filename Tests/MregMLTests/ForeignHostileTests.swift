@@ -272,6 +272,10 @@ struct ForeignHostileTests {
         withUnsafeBytes(of: Int32(1_000_000_000).bigEndian) { typed.append(contentsOf: $0) }
         #expect(HandModels.error(typed)?.contains("points past the end") == true)
         #expect(HandModels.error(Data("{i\u{1}a[#i\u{FF}".utf8), format: .xgboostUBJSON) != nil)
+        var zeros = Data("{i\u{1}a[$U#l".utf8)
+        withUnsafeBytes(of: Int32(30_000_000).bigEndian) { zeros.append(contentsOf: $0) }
+        zeros.append(Data(count: 30_000_000))
+        #expect(HandModels.error(zeros)?.contains("over the limit of \(ModelLimits.maxTotalNodes)") == true)
     }
 
     @Test("deep nesting")
