@@ -106,7 +106,7 @@ public enum ModelRuntime {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw .unreadableFile(path: url.path, reason: (error as NSError).localizedDescription)
+            throw .unreadableFile(path: url.path, reason: (error as NSError).localizedDescription.lowercased())
         }
         return try load(data, format: format, source: url.lastPathComponent)
     }
