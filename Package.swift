@@ -42,10 +42,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "mreg-ml-bench", dependencies: ["MregML", "MregCore"]),
-        .target(name: "MregTestSupport", path: "Tests/MregTestSupport"),
+        .target(name: "MregTestSupport", dependencies: ["MregCore"], path: "Tests/MregTestSupport"),
         .testTarget(name: "MregGitTests", dependencies: ["MregGit", "MregTestSupport"]),
         .testTarget(name: "MregCoreTests", dependencies: ["MregCore"]),
-        .testTarget(name: "MregMLTests", dependencies: ["MregML"]),
+        .testTarget(name: "MregMLTests", dependencies: ["MregML", "MregCore", "MregTestSupport"]),
         .testTarget(name: "MregRegistryTests", dependencies: ["MregRegistry", "MregTestSupport"]),
         .testTarget(name: "MregServerTests", dependencies: ["MregServer", "MregML", "MregTestSupport"]),
         .testTarget(

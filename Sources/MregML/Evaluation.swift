@@ -16,8 +16,15 @@ public struct Evaluation: Sendable, Equatable {
 
 /// Predicts every row of `table` and scores the predictions against its target column.
 public func evaluate(_ model: Model, on table: Table) throws(MLError) -> Evaluation {
-    guard let t = table.columnIndex(model.target) else {
-        throw .missingColumn(source: table.source, name: model.target, available: table.columnNames)
+    try evaluate(model, target: model.target, on: table)
+}
+
+/// Scores a model of any format against the `target` column of `table` (foreign formats name no target).
+///
+/// Class labels are compared as text with `classes` (XGBoost and LightGBM classes are `0`, `1`, ...).
+public func evaluate(_ model: any Scorer, target: String, on table: Table) throws(MLError) -> Evaluation {
+    guard let t = table.columnIndex(target) else {
+        throw .missingColumn(source: table.source, name: target, available: table.columnNames)
     }
     let input = try model.input(from: table)
     let kept = (0..<table.rowCount).filter { table.columns[t].lengths[$0] >= 0 }
@@ -31,7 +38,8 @@ public func evaluate(_ model: Model, on table: Table) throws(MLError) -> Evaluat
     case .classification:
         let classes = model.classes ?? []
         let labels = table.strings(column: t)
-        var index = model.classIndex
+        var index = [String: Int]()
+        for (i, c) in classes.enumerated() { index[c] = i }
         let unknown = Set(kept.compactMap { labels[$0] }.filter { index[$0] == nil }).sorted(by: utf8Less)
         var extended = classes
         for label in unknown {

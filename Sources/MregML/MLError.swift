@@ -6,6 +6,8 @@ import Foundation
 public enum MLError: Error, Equatable, CustomStringConvertible {
     /// A data file could not be read from disk.
     case unreadableFile(path: String, reason: String)
+    /// An output file or stream could not be written.
+    case unwritableFile(path: String, reason: String)
     /// The CSV file has no bytes besides a byte-order mark or blank lines.
     case emptyFile(source: String)
     /// The CSV file has a header row but no data rows.
@@ -47,6 +49,8 @@ public enum MLError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unreadableFile(let path, let reason):
             return "cannot read '\(path)': \(reason)"
+        case .unwritableFile(let path, let reason):
+            return "cannot write '\(path)': \(reason)"
         case .emptyFile(let source):
             return "\(source): file is empty"
         case .noDataRows(let source):

@@ -21,7 +21,7 @@ struct Mreg: AsyncParsableCommand {
         version: version,
         subcommands: [
             Quickstart.self, Init.self, Train.self, Register.self, Card.self, Evaluate.self, List.self, Show.self, History.self,
-            Diff.self, Verify.self, Promote.self, Rollback.self, Status.self, Pipeline.self, Serve.self, Monitor.self,
+            Diff.self, Verify.self, Predict.self, Promote.self, Rollback.self, Status.self, Pipeline.self, Serve.self, Monitor.self,
             Reconcile.self,
         ]
     )
