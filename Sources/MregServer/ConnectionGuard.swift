@@ -49,7 +49,13 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     var early = false
     var draining = false
     var quiesceForwarded = false
+    /// When the phase's time is up; nil while nothing is on the clock.
+    var deadline: NIODeadline?
+    /// The one pending timer and when it fires. Deadlines change with every request, but a timer
+    /// is only scheduled once a read ends with a deadline still open (a request that arrives in
+    /// one piece costs none), and a timer that fires early is simply scheduled again.
     var timer: Scheduled<Void>?
+    var timerAt: NIODeadline?
     var context: ChannelHandlerContext?
 
     init(limits: Limits) {
@@ -59,24 +65,31 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // A new connection must send its head in time even if it never sends a byte.
-        arm(limits.headerTimeout, context)
+        start(limits.headerTimeout)
+        schedule(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        cancel()
+        cancelTimer()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        cancel()
+        deadline = nil
+        cancelTimer()
         context.fireChannelInactive()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        schedule(context)
+        context.fireChannelReadComplete()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch phase {
         case .waiting:
             phase = .head
-            if !fresh { arm(limits.headerTimeout, context) }
+            if !fresh { start(limits.headerTimeout) }
         case .answering:
             early = true
         case .head, .body:
@@ -92,11 +105,14 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         }
         draining = true
         switch phase {
-        case .body, .answering:
+        case .body:
             forwardQuiesce(context)
-        case .head:
-            // Hummingbird would close a connection whose head is incomplete: hold the event until the
-            // head is in (`received(.head)`), so the request is answered and then the connection closed.
+        case .answering where !early:
+            forwardQuiesce(context)
+        case .head, .answering:
+            // Hummingbird would close a connection whose head is incomplete (here, or pipelined behind
+            // the request being answered): hold the event until that head is in (`headReceived`), so
+            // the request is answered and then the connection closed.
             break
         case .waiting:
             // Bytes the client sent before the shutdown may still be unread in the socket. The event
@@ -120,12 +136,12 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         guard let context else { return }
         phase = .body
         early = false
-        arm(limits.bodyTimeout, context)
+        start(limits.bodyTimeout)
         if draining { forwardQuiesce(context) }
     }
 
     func endReceived() {
-        cancel()
+        deadline = nil
         phase = .answering
     }
 
@@ -134,12 +150,12 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         fresh = false
         switch phase {
         case .answering:
-            cancel()
             if early {
                 // A pipelined request has begun: its head is on the clock from now.
                 early = false
                 phase = .head
-                arm(limits.headerTimeout, context)
+                start(limits.headerTimeout)
+                schedule(context)
             } else {
                 phase = .waiting
                 if draining { forwardQuiesce(context) }
@@ -155,21 +171,40 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Timer
 
-    private func arm(_ amount: TimeAmount, _ context: ChannelHandlerContext) {
-        cancel()
-        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: amount) {
+    private func start(_ amount: TimeAmount) {
+        deadline = .now() + amount
+    }
+
+    /// Makes sure a timer fires by the open deadline, if there is one.
+    private func schedule(_ context: ChannelHandlerContext) {
+        guard let deadline else { return }
+        if let timerAt, timerAt <= deadline { return }
+        cancelTimer()
+        timerAt = deadline
+        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) {
             self.timer = nil
-            self.expired()
+            self.timerAt = nil
+            self.fired()
         }
     }
 
-    private func cancel() {
+    private func cancelTimer() {
         timer?.cancel()
         timer = nil
+        timerAt = nil
     }
 
-    private func expired() {
-        guard let context else { return }
+    private func fired() {
+        guard let context, let deadline else { return }
+        if NIODeadline.now() < deadline {
+            schedule(context)
+        } else {
+            self.deadline = nil
+            expired(context)
+        }
+    }
+
+    private func expired(_ context: ChannelHandlerContext) {
         switch phase {
         case .head:
             // Nothing of a response is on the wire yet (the head was never decoded): answer 408 in
