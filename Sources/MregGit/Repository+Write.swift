@@ -177,7 +177,14 @@ extension Repository {
         guard let target = git_reference_target(out), ObjectID(target) == expected else {
             throw GitError.refMoved(ref: ref, expected: expected, actual: try? referenceTarget(ref))
         }
-        try check(git_reference_delete(out), "git_reference_delete")
+        // libgit2 deletes only if the ref still holds the id just read: a writer that moved or
+        // locked it in between is the same lost race as on the create path.
+        let result = git_reference_delete(out)
+        if result == GIT_EMODIFIED.rawValue || result == GIT_ELOCKED.rawValue || result == GIT_ENOTFOUND.rawValue {
+            let actual = try? referenceTarget(ref)
+            throw GitError.refMoved(ref: ref, expected: expected, actual: actual ?? nil)
+        }
+        try check(result, "git_reference_delete")
     }
 
     /// True when `name` is a valid full reference name (`refs/heads/promote/x`).

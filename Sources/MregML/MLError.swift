@@ -44,6 +44,10 @@ public enum MLError: Error, Equatable, CustomStringConvertible {
     case invalidModel(String)
     /// Prediction input whose shape does not fit the model.
     case invalidInput(String)
+    /// A number too large in magnitude to train on (sums and squares of it would overflow).
+    case numberTooLarge(source: String, line: Int, column: String, value: String, limit: Double)
+    /// A CSV line longer than the limit, in bytes.
+    case lineTooLong(source: String, line: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -91,6 +95,10 @@ public enum MLError: Error, Equatable, CustomStringConvertible {
             return "invalid model artifact: \(reason)"
         case .invalidInput(let reason):
             return "invalid prediction input: \(reason)"
+        case .numberTooLarge(let source, let line, let column, let value, let limit):
+            return "\(source): line \(line), column '\(column)': '\(MLError.clip(value))' is too large to train on (magnitude at most \(limit))"
+        case .lineTooLong(let source, let line, let limit):
+            return "\(source): line \(line) is longer than \(limit) bytes"
         }
     }
 

@@ -7,6 +7,18 @@ extension Table {
     /// byte-order mark and blank lines (skipped). Empty cells and `NA`, `N/A`, `n/a`, `NaN`, `nan`, `null`,
     /// `NULL` are missing. Empty header names become `column_N` (1-based position).
     public static func parseCSV(_ data: Data, source: String) throws(MLError) -> Table {
+        try parseCSV(data, source: source, maxLineBytes: maxLineBytes)
+    }
+
+    /// The longest line a CSV file may have, in bytes (64 MiB; a million numeric columns fit). A
+    /// longer one is refused before anything is copied or split, instead of costing several
+    /// times its size in memory first.
+    public static let maxLineBytes = 64 << 20
+
+    static func parseCSV(_ data: Data, source: String, maxLineBytes: Int) throws(MLError) -> Table {
+        if let line = longLine(data, limit: maxLineBytes) {
+            throw .lineTooLong(source: source, line: line, limit: maxLineBytes)
+        }
         var buffer = [UInt8](data)
         let result = buffer.withUnsafeMutableBufferPointer { p -> Result<Table, MLError> in
             var reader = CSVReader(bytes: p, source: source)
@@ -15,6 +27,25 @@ extension Table {
         var table = try result.get()
         table.text = buffer
         return table
+    }
+
+    /// The 1-based number of the first line longer than `limit` bytes, or nil.
+    static func longLine(_ data: Data, limit: Int) -> Int? {
+        guard data.count > limit else { return nil }
+        return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int? in
+            guard let base = raw.baseAddress else { return nil }
+            var start = 0
+            var line = 1
+            while start < raw.count {
+                let rest = raw.count - start
+                guard let hit = memchr(base + start, 0x0A, rest) else { return rest > limit ? line : nil }
+                let end = base.distance(to: UnsafeRawPointer(hit))
+                if end - start > limit { return line }
+                start = end + 1
+                line += 1
+            }
+            return nil
+        }
     }
 
     /// Reads a CSV file from disk; errors name the file by its last path component.

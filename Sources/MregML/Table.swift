@@ -17,6 +17,9 @@ public struct Table: Sendable {
     var columns: [ColumnStore]
     /// The 1-based line where each data row starts, for error messages.
     var lines: [Int]
+    /// Column position by name: a lookup per feature must not scan the header (100,000 columns
+    /// made training quadratic in the width).
+    var positions: [String: Int]
 
     /// One column's cells.
     struct ColumnStore: Sendable {
@@ -66,6 +69,9 @@ public struct Table: Sendable {
         self.text = text
         self.columns = columns
         self.lines = lines
+        var positions = [String: Int](minimumCapacity: columnNames.count)
+        for (i, name) in columnNames.enumerated() where positions[name] == nil { positions[name] = i }
+        self.positions = positions
     }
 
     /// Builds a table from rows of cells (nil or a missing marker = missing), as if read from a CSV file.
@@ -118,7 +124,7 @@ public struct Table: Sendable {
 
     /// The position of a column, or nil.
     public func columnIndex(_ name: String) -> Int? {
-        columnNames.firstIndex(of: name)
+        positions[name]
     }
 
     /// The cells of a column as strings (nil = missing), or nil when there is no such column.
@@ -196,5 +202,20 @@ public struct Table: Sendable {
             throw .notANumber(source: source, line: line(ofRow: r), column: columnNames[c], value: string(row: r, column: c) ?? "")
         }
         return store.numbers
+    }
+
+    /// The largest magnitude a number may have to be trained on: squares and sums of up to 10^8
+    /// of them stay finite (a value near 1.7e308 made them infinite and training trap).
+    public static let maxTrainingMagnitude = 1e150
+
+    /// The column as numbers for training, or an error naming the first cell that is not a number
+    /// or whose magnitude is over `maxTrainingMagnitude`.
+    func trainingNumbers(column c: Int) throws(MLError) -> [Double] {
+        let values = try numbers(column: c)
+        if let r = values.firstIndex(where: { abs($0) > Table.maxTrainingMagnitude }) {
+            throw .numberTooLarge(source: source, line: line(ofRow: r), column: columnNames[c],
+                                  value: string(row: r, column: c) ?? "", limit: Table.maxTrainingMagnitude)
+        }
+        return values
     }
 }

@@ -157,7 +157,7 @@ enum Trainer {
         let targetForBaseline: FeatureColumn
         switch task {
         case .regression:
-            let all = try table.numbers(column: targetColumn)
+            let all = try table.trainingNumbers(column: targetColumn)
             let values = kept.map { all[$0] }
             if let first = values.first, values.allSatisfy({ $0 == first }) {
                 throw .constantTarget(source: source, target: request.target, value: table.string(row: kept[0], column: targetColumn) ?? "")
@@ -195,7 +195,7 @@ enum Trainer {
         for (spec, c) in zip(specs, columnsOfFeatures) {
             switch spec.type {
             case .numeric:
-                let all = try table.numbers(column: c)
+                let all = try table.trainingNumbers(column: c)
                 raw.append(.numeric(kept.map { all[$0] }))
             case .categorical:
                 let all = table.strings(column: c)

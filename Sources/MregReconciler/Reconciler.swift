@@ -124,12 +124,23 @@ public actor Reconciler {
             let record = await pass()
             onPass(record)
             let delay = nextDelay(after: record)
-            try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+            try? await Task.sleep(nanoseconds: Reconciler.nanoseconds(delay))
         }
     }
 
+    /// The longest wait between passes; a longer `interval` or backoff is cut to it.
+    public static let maxDelay: TimeInterval = 7 * 86_400
+
+    /// `seconds` as a sleep, clamped to 10 ms ... `maxDelay`: `UInt64(seconds * 1e9)` traps on a
+    /// huge, infinite or NaN value.
+    static func nanoseconds(_ seconds: TimeInterval) -> UInt64 {
+        let clamped = seconds.isNaN ? 0.01 : min(max(seconds, 0.01), maxDelay)
+        return UInt64(clamped * 1_000_000_000)
+    }
+
     func nextDelay(after record: PassRecord) -> TimeInterval {
-        let interval = configuration.interval
+        // Clamped first: a jitter range of an infinite interval traps in `Double.random(in:)`.
+        let interval = configuration.interval.isFinite ? min(max(configuration.interval, 0.01), Reconciler.maxDelay) : Reconciler.maxDelay
         var delay = interval
         if record.outcome == .error {
             errorStreak += 1
@@ -138,8 +149,9 @@ public actor Reconciler {
         } else {
             errorStreak = 0
         }
-        let spread = delay * configuration.jitter
-        return max(0.01, delay + Double.random(in: -spread...spread))
+        let jitter = configuration.jitter.isFinite ? min(max(configuration.jitter, 0), 1) : 0
+        let spread = delay * jitter
+        return min(Reconciler.maxDelay, max(0.01, delay + Double.random(in: -spread...spread)))
     }
 
     // MARK: One pass

@@ -73,8 +73,15 @@ struct StatusResponder: HTTPResponder {
             let body: JSONValue = ["ok": .bool(fresh), "converged": .bool(status.converged)]
             return text(fresh ? .ok : .serviceUnavailable, body.encodedString() + "\n", json: true)
         default:
-            return text(.notFound, "{\"error\":\"no endpoint '\(path)' (try /status, /metrics, /healthz)\"}\n", json: true)
+            return text(.notFound, StatusResponder.notFoundBody(path: path), json: true)
         }
+    }
+
+    /// The 404 body, encoded by the JSON encoder: the path is the client's and may hold quotes,
+    /// backslashes or control characters.
+    static func notFoundBody(path: String) -> String {
+        let error: JSONValue = ["error": .string("no endpoint '\(path)' (try /status, /metrics, /healthz)")]
+        return error.encodedString() + "\n"
     }
 
     private func text(_ status: HTTPResponse.Status, _ body: String, json: Bool) -> Response {

@@ -5,8 +5,9 @@ import MregGit
 /// What each commit of a first-parent chain changed in the registry, one level deep: which model
 /// folders, whether `deploy/` or `mreg.yaml`. Derived from Git alone and keyed by commit id, so it
 /// never goes stale; kept in `<git dir>/mreg/changes-<prefix hash>` so that `mreg history` on a
-/// registry of ten thousand commits reads a small file instead of ten thousand trees. A missing,
-/// foreign or damaged file is simply rebuilt.
+/// registry of ten thousand commits reads a small file instead of ten thousand trees. The file ends
+/// with the SHA-256 of everything before it; a missing, foreign, damaged (a single flipped bit) or
+/// non-regular file is never believed, only rebuilt.
 final class ChangeIndex {
     struct Record {
         var parent: ObjectID?
@@ -21,7 +22,7 @@ final class ChangeIndex {
     private let path: String
     private var records = [ObjectID: Record]()
     private var dirty = false
-    private static let magic = Array("MREGCHG1".utf8)
+    private static let magic = Array("MREGCHG2".utf8)
 
     init(repository: Repository, prefix: String) {
         self.repository = repository
@@ -89,11 +90,16 @@ final class ChangeIndex {
         return out
     }
 
-    // MARK: - The file: magic, then per commit: id(20) flags(1) [parent(20)] count(2) (len(1) name)*
+    // MARK: - The file: magic, then per commit: id(20) flags(1) [parent(20)] count(2) (len(1) name)*,
+    // then sha256(32) of all that
 
     private func load() {
-        guard let data = FileManager.default.contents(atPath: path), data.count >= 8 else { return }
-        data.withUnsafeBytes { raw in
+        guard let file = CacheFile.read(path), file.count >= 8 + 32 else { return }
+        let body = file[..<(file.count - 32)]
+        var sha = SHA256()
+        sha.update(body)
+        guard sha.finalize()[...] == file[(file.count - 32)...] else { return }
+        Array(body).withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             guard Array(bytes[0..<8]) == ChangeIndex.magic else { return }
             var i = 8
@@ -145,13 +151,10 @@ final class ChangeIndex {
                 out.append(contentsOf: Array(name.utf8))
             }
         }
-        // Best effort: a read-only repository simply goes without the cache.
-        let dir = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let temp = path + ".tmp-\(getpid())"
-        if FileManager.default.createFile(atPath: temp, contents: Data(out)) {
-            if rename(temp, path) != 0 { unlink(temp) }
-        }
+        var sha = SHA256()
+        sha.update(out)
+        out.append(contentsOf: sha.finalize())
+        CacheFile.replace(path, with: out)
         dirty = false
     }
 }

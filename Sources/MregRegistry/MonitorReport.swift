@@ -52,6 +52,38 @@ extension MonitorReport {
         }
     }
 
+    /// `s` as it may be printed: every control character (C0, DEL, C1), format character (bidi
+    /// overrides, zero-width marks) and line or paragraph separator written as `\u{1B}`, so a value a
+    /// client sent (a category, a malformed line) cannot move the cursor, colour the terminal or
+    /// start a report line of its own.
+    static func shown(_ s: String) -> String {
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            switch u.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+                out.append(contentsOf: "\\u{\(String(u.value, radix: 16, uppercase: true))}".unicodeScalars)
+            default:
+                out.append(u)
+            }
+        }
+        return String(out)
+    }
+
+    /// `shown`, with `|` escaped, for a cell of a Markdown table.
+    static func cell(_ s: String) -> String {
+        shown(s).replacingOccurrences(of: "|", with: "\\|")
+    }
+
+    /// A code fence longer than any run of backticks in `body`, so the body cannot close it.
+    static func fence(_ body: String) -> String {
+        var longest = 0, run = 0
+        for c in body.utf8 {
+            run = c == UInt8(ascii: "`") ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        return String(repeating: "`", count: max(3, longest + 1))
+    }
+
     static func num(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "–" : (d > 0 ? "∞" : "−∞") }
         return String(format: "%.4f", d)
@@ -111,21 +143,23 @@ extension MonitorReport {
     // MARK: - Text
 
     var text: String {
-        var out = "\(model)@\(version)" + (reference != "\(model)@\(version)" ? " (\(reference))" : "") + ": \(windowSummary)\n"
-        if let skipped = skippedSummary { out += "skipped: \(skipped)\n" }
+        // Everything that came from captures, labels or the command line goes through `shown`.
+        let show = MonitorReport.shown
+        var out = show("\(model)@\(version)" + (reference != "\(model)@\(version)" ? " (\(reference))" : "")) + ": \(windowSummary)\n"
+        if let skipped = skippedSummary { out += "skipped: \(show(skipped))\n" }
         for f in features {
             let tag = f.status == .drift ? "DRIFT" : f.status == .ok ? "ok" : "insufficient data"
-            out += "\(f.name) (\(f.type), \(f.rows) rows, \(f.missing) missing): \(tag)\n"
+            out += "\(show(f.name)) (\(show(f.type)), \(f.rows) rows, \(f.missing) missing): \(tag)\n"
             for c in f.checks {
                 let mark = !c.gated ? "    " : c.passed ? "pass" : "FAIL"
                 let bound = c.threshold.map { " / \(MonitorReport.num($0))" } ?? ""
-                out += "  \(mark)  \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(MonitorReport.num(c.value))\(bound)  \(c.detail)\n"
+                out += "  \(mark)  \(show(c.name).padding(toLength: 14, withPad: " ", startingAt: 0)) \(MonitorReport.num(c.value))\(bound)  \(show(c.detail))\n"
             }
             if f.status == .drift, !f.bins.isEmpty { out += MonitorReport.histogram(f.bins, indent: "    ") }
         }
-        if let a = accuracyLine { out += a + "\n" }
-        if let h = hook { out += "ran \(h.command): exit status \(h.exitStatus)\n" }
-        out += verdict + "\n"
+        if let a = accuracyLine { out += show(a) + "\n" }
+        if let h = hook { out += "ran \(show(h.command)): exit status \(h.exitStatus)\n" }
+        out += show(verdict) + "\n"
         return out
     }
 
@@ -133,15 +167,16 @@ extension MonitorReport {
     static func histogram(_ bins: [(label: String, baseline: Double, live: Double)], indent: String, width: Int = 24) -> String {
         let top = bins.map { max($0.baseline, $0.live) }.max() ?? 0
         guard top > 0 else { return "" }
-        let labelWidth = min(max(bins.map(\.label.count).max() ?? 0, 8), 24)
+        let labels = bins.map { shown($0.label) }
+        let labelWidth = min(max(labels.map(\.count).max() ?? 0, 8), 24)
         func bar(_ share: Double, _ c: Character) -> String {
             let n = Int((share / top * Double(width)).rounded())
             return String(repeating: c, count: n).padding(toLength: width, withPad: " ", startingAt: 0)
         }
         var out = indent + "".padding(toLength: labelWidth, withPad: " ", startingAt: 0)
             + "  " + "baseline".padding(toLength: width + 7, withPad: " ", startingAt: 0) + "  live\n"
-        for b in bins where b.baseline > 0 || b.live > 0 {
-            let label = String(b.label.prefix(labelWidth)).padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+        for (b, shownLabel) in zip(bins, labels) where b.baseline > 0 || b.live > 0 {
+            let label = String(shownLabel.prefix(labelWidth)).padding(toLength: labelWidth, withPad: " ", startingAt: 0)
             out += indent + label + "  " + bar(b.baseline, "#") + String(format: " %5.1f%%", b.baseline * 100)
                 + "  " + bar(b.live, "*") + String(format: " %5.1f%%", b.live * 100) + "\n"
         }
@@ -152,20 +187,22 @@ extension MonitorReport {
 
     var markdown: String {
         let icon = status == .drift ? "❌" : status == .ok ? "✅" : "⚠️"
-        var out = "## \(icon) mreg monitor \(reference)\n\n"
-        out += "`\(model)@\(version)`: \(windowSummary).\n"
-        if let skipped = skippedSummary { out += "Skipped: \(skipped).\n" }
-        out += "\n**\(verdict)**\n\n"
-        if let a = accuracyLine { out += "- \(a)\n" }
-        if let h = hook { out += "- ran `\(h.command)`: exit status \(h.exitStatus)\n" }
+        // Values from captures, labels or the command line go through `shown` (`cell` in tables).
+        let show = MonitorReport.shown, cell = MonitorReport.cell
+        var out = "## \(icon) mreg monitor \(show(reference))\n\n"
+        out += "`\(show(model))@\(show(version))`: \(windowSummary).\n"
+        if let skipped = skippedSummary { out += "Skipped: \(show(skipped)).\n" }
+        out += "\n**\(show(verdict))**\n\n"
+        if let a = accuracyLine { out += "- \(show(a))\n" }
+        if let h = hook { out += "- ran `\(show(h.command))`: exit status \(h.exitStatus)\n" }
         if accuracy != nil || hook != nil { out += "\n" }
         out += "| feature | type | rows | missing | verdict |\n|---|---|---:|---:|---|\n"
         for f in features {
-            out += "| \(f.name) | \(f.type) | \(f.rows) | \(f.missing) | \(MonitorReport.mark(f.status)) |\n"
+            out += "| \(cell(f.name)) | \(cell(f.type)) | \(f.rows) | \(f.missing) | \(MonitorReport.mark(f.status)) |\n"
         }
         out += "\n"
         for f in features {
-            out += "### \(MonitorReport.mark(f.status)) \(f.name)\n\n"
+            out += "### \(MonitorReport.mark(f.status)) \(show(f.name))\n\n"
             if f.checks.isEmpty {
                 out += "Fewer than \(thresholds.minRows) values: not judged.\n\n"
                 continue
@@ -173,11 +210,13 @@ extension MonitorReport {
             out += "| statistic | value | threshold | verdict | detail |\n|---|---:|---:|---|---|\n"
             for c in f.checks {
                 let verdict = !c.gated ? "reported" : c.passed ? "✅ pass" : "❌ fail"
-                out += "| \(c.name) | \(MonitorReport.num(c.value)) | \(c.threshold.map(MonitorReport.num) ?? "–") | \(verdict) | \(c.detail.replacingOccurrences(of: "|", with: "\\|")) |\n"
+                out += "| \(cell(c.name)) | \(MonitorReport.num(c.value)) | \(c.threshold.map(MonitorReport.num) ?? "–") | \(verdict) | \(cell(c.detail)) |\n"
             }
             out += "\n"
             if f.status == .drift, !f.bins.isEmpty {
-                out += "```\n" + MonitorReport.histogram(f.bins, indent: "") + "```\n\n"
+                let chart = MonitorReport.histogram(f.bins, indent: "")
+                let fence = MonitorReport.fence(chart)
+                out += fence + "\n" + chart + fence + "\n\n"
             }
         }
         return out

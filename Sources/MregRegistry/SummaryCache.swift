@@ -5,14 +5,17 @@ import MregGit
 /// Summaries derived from immutable Git objects (a model folder's tree, a version folder's tree),
 /// kept in `<git dir>/mreg/summaries` so that `list` and `status` on a registry of thousands of
 /// versions read one small file instead of hundreds of trees and blobs. Keyed by object id, so an
-/// entry can never be stale; a missing or damaged file is rebuilt; never committed.
+/// entry can never be stale; a line whose checksum fails, a damaged file or one that is not a
+/// regular file is ignored and rebuilt; never committed.
 final class SummaryCache {
     private let path: String
     /// Raw lines by hex id; parsed on first use.
     private var raw = [Substring: Substring]()
     private var parsed = [ObjectID: JSONValue]()
     private var added = [ObjectID: JSONValue]()
-    private static let header = "mreg-summaries 1"
+    /// The file exists with the current header, so new lines can be appended to it.
+    private var appendable = false
+    private static let header = "mreg-summaries 2"
     /// Beyond this many entries the file starts over (a cache, not a record).
     private static let limit = 200_000
 
@@ -24,11 +27,12 @@ final class SummaryCache {
     /// The summary of `id`, computed (and remembered) when not known yet.
     func summary(_ id: ObjectID, compute: () throws -> JSONValue) rethrows -> JSONValue {
         if let v = parsed[id] { return v }
-        // A line is `ID CHECK JSON`; CHECK (the first 8 hex digits of the JSON's sha256) catches a
-        // torn or interleaved write.
+        // A line is `ID CHECK JSON`; CHECK (the first 8 hex digits of the sha256 of `ID JSON`) catches
+        // a torn or interleaved write and a flipped bit in the id as well as in the JSON.
         if let line = raw[Substring(id.hex)], line.count > 9, line.dropFirst(8).first == " " {
             let json = line.dropFirst(9)
-            if SHA256.hex(Data(json.utf8)).prefix(8) == line.prefix(8), let v = try? JSONValue.parse(String(json)) {
+            // A line that fails its check or does not parse is rebuilt: absent and damaged mean the same.
+            if SummaryCache.check(id.hex, json) == line.prefix(8), let v = try? JSONValue.parse(String(json)) {
                 parsed[id] = v
                 return v
             }
@@ -39,10 +43,16 @@ final class SummaryCache {
         return v
     }
 
+    static func check(_ id: String, _ json: some StringProtocol) -> Substring {
+        SHA256.hex(Data((id + " " + json).utf8)).prefix(8)
+    }
+
     private func load() {
-        guard let data = FileManager.default.contents(atPath: path),
-            let text = String(data: data, encoding: .utf8), text.hasPrefix(SummaryCache.header + "\n")
-        else { return }
+        guard let bytes = CacheFile.read(path) else { return }
+        // Invalid UTF-8 becomes U+FFFD, so only the lines it touches fail their check.
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.hasPrefix(SummaryCache.header + "\n") else { return }
+        appendable = true
         for line in text.split(separator: "\n").dropFirst() where line.utf8.count > 41 {
             raw[line.prefix(40)] = line.dropFirst(41)
         }
@@ -51,27 +61,16 @@ final class SummaryCache {
     /// Appends what was computed (best effort: a read-only repository goes without).
     func save() {
         guard !added.isEmpty else { return }
-        let fm = FileManager.default
-        try? fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var text = ""
         for (id, v) in added {
             let json = v.encodedString()
-            text += id.hex + " " + SHA256.hex(Data(json.utf8)).prefix(8) + " " + json + "\n"
+            text += id.hex + " " + SummaryCache.check(id.hex, json) + " " + json + "\n"
         }
-        if raw.count + added.count > SummaryCache.limit || !fm.fileExists(atPath: path) {
-            let temp = path + ".tmp-\(getpid())"
-            if fm.createFile(atPath: temp, contents: Data((SummaryCache.header + "\n" + text).utf8)), rename(temp, path) != 0 {
-                unlink(temp)
-            }
-        } else {
-            // One write with O_APPEND: writers never overwrite each other; a torn line is caught by its check.
-            let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-            if fd >= 0 {
-                let bytes = Array(text.utf8)
-                _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                close(fd)
-            }
+        // One write with O_APPEND: writers never overwrite each other; a torn line is caught by its check.
+        if raw.count + added.count > SummaryCache.limit || !appendable || !CacheFile.append(path, Array(text.utf8)) {
+            CacheFile.replace(path, with: Array((SummaryCache.header + "\n" + text).utf8))
         }
+        appendable = true
         added = [:]
     }
 }

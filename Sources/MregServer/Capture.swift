@@ -48,6 +48,13 @@ final class CaptureWriter: @unchecked Sendable {
     private var pending: [CaptureRecord] = []
     private var stopping = false
     private var finished = false
+    /// Records dropped on a full queue since the writer last looked.
+    private var queueDrops = 0
+
+    // Touched only by the writer thread: the drop reasons already warned about in this burst (a burst
+    // ends when a batch is written again).
+    private var warned = Set<String>()
+    private var log: @Sendable (String) -> Void = { _ in }
 
     // Touched only by the writer thread.
     private var fd: Int32 = -1
@@ -69,8 +76,9 @@ final class CaptureWriter: @unchecked Sendable {
         filePrefix = configuration.directory + "/capture-" + CaptureWriter.compactTime(wallNanos()) + "-\(getpid())-"
     }
 
-    /// Starts the writer thread.
-    func start() {
+    /// Starts the writer thread; `log` gets one warning line when records start being dropped.
+    func start(log: @escaping @Sendable (String) -> Void) {
+        self.log = log
         let thread = Thread { [self] in self.run() }
         thread.name = "mreg-capture"
         thread.start()
@@ -80,6 +88,7 @@ final class CaptureWriter: @unchecked Sendable {
     func submit(_ record: CaptureRecord) {
         condition.lock()
         if pending.count >= configuration.queueCapacity || stopping {
+            queueDrops += 1
             condition.unlock()
             metrics.capture.add(1)
             return
@@ -112,7 +121,14 @@ final class CaptureWriter: @unchecked Sendable {
             var batch = [CaptureRecord]()
             swap(&batch, &pending)
             let stop = stopping
+            let drops = queueDrops
+            queueDrops = 0
             condition.unlock()
+            if drops > 0 {
+                dropping("queue_full", "the capture queue is full (--capture-queue \(configuration.queueCapacity))")
+            } else if !batch.isEmpty {
+                warned.remove("queue_full")
+            }
             if !batch.isEmpty { write(batch, buffer: &out) }
             if stop && batch.isEmpty { break }
         }
@@ -127,6 +143,7 @@ final class CaptureWriter: @unchecked Sendable {
         out.removeAll(keepingCapacity: true)
         for r in batch { CaptureWriter.encode(r, into: &out) }
         if freeBytes() < configuration.minFreeBytes + UInt64(out.count) {
+            dropping("disk_full", "'\(configuration.directory)' has less than --capture-min-free-bytes \(configuration.minFreeBytes) free")
             metrics.capture.add(2, batch.count)
             return
         }
@@ -141,6 +158,7 @@ final class CaptureWriter: @unchecked Sendable {
             fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             fileBytes = 0
             guard fd >= 0 else {
+                dropping("write_error", "cannot open '\(name)': \(String(cString: strerror(errno)))")
                 metrics.capture.add(3, batch.count)
                 return
             }
@@ -160,11 +178,20 @@ final class CaptureWriter: @unchecked Sendable {
         fileBytes += written
         if ok {
             metrics.capture.add(0, batch.count)
+            warned.remove("disk_full")
+            warned.remove("write_error")
         } else {
+            dropping("write_error", "cannot write to the capture file: \(String(cString: strerror(errno)))")
             metrics.capture.add(3, batch.count)
             close(fd)
             fd = -1
         }
+    }
+
+    /// Warns once per burst of drops for a reason, before they are counted.
+    private func dropping(_ reason: String, _ why: String) {
+        guard warned.insert(reason).inserted else { return }
+        log("capture is dropping records (\(reason)): \(why); they are counted in mreg_capture_dropped_total")
     }
 
     private func freeBytes() -> UInt64 {

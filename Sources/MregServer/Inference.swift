@@ -102,10 +102,11 @@ extension LoadedVersion {
         for k in 0..<raw.rank {
             let d = k == 0 ? raw.d0 : k == 1 ? raw.d1 : raw.more![k - 2]
             guard d == d.rounded(), d.isFinite else {
-                throw .invalidRequest("\(label) has a non-integer dimension \(d) in its shape")
+                throw .invalidRequest("\(label) has a non-integer dimension \(LoadedVersion.text(dimension: d)) in its shape")
             }
-            guard d >= 0 else { throw .invalidRequest("\(label) has a negative dimension \(Int64(d)) in its shape") }
-            guard d < 1e12 else { throw .invalidRequest("\(label) has a dimension too large: \(Int64(d))") }
+            // Checked as a Double before any conversion: Int(d) traps beyond Int.max.
+            guard d >= 0 else { throw .invalidRequest("\(label) has a negative dimension \(LoadedVersion.text(dimension: d)) in its shape") }
+            guard d < 1e12 else { throw .invalidRequest("\(label) has a dimension too large: \(LoadedVersion.text(dimension: d))") }
             let (m, overflow) = product.multipliedReportingOverflow(by: Int(d))
             guard !overflow, m < 1 << 40 else { throw .invalidRequest("\(label) has a shape with too many elements") }
             product = m
@@ -119,7 +120,13 @@ extension LoadedVersion {
     }
 
     private static func text(_ raw: TensorShape) -> String {
-        "[" + raw.dims.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int64($0)) : String($0) }.joined(separator: ", ") + "]"
+        "[" + raw.dims.map { text(dimension: $0) }.joined(separator: ", ") + "]"
+    }
+
+    /// A dimension as the client wrote it: whole numbers without a fraction, anything else (huge,
+    /// fractional) as a Double, never through an integer conversion that could trap.
+    private static func text(dimension d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
     }
 
     /// A single `[N, F]` tensor: its columns are the features in schema order.

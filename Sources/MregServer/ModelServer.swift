@@ -18,11 +18,16 @@ public struct ServerConfiguration: Sendable {
     public var maxBody: Int
     /// Most connections open at once; further ones wait in the listen backlog.
     public var maxConnections: Int
+    /// Longest a request head may take to arrive, from the accept or from its first byte.
+    public var headerTimeout: Duration
+    /// Longest a request body may take to arrive after its head.
+    public var bodyTimeout: Duration
     /// Reported by `GET /v2`.
     public var serverVersion: String
 
     public init(store: String, host: String = "127.0.0.1", port: Int = 8080, adminTokenFile: String? = nil,
                 capture: CaptureConfiguration? = nil, maxBody: Int = 8 << 20, maxConnections: Int = 1024,
+                headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
                 serverVersion: String = "0") {
         self.store = store
         self.host = host
@@ -31,12 +36,68 @@ public struct ServerConfiguration: Sendable {
         self.capture = capture
         self.maxBody = maxBody
         self.maxConnections = maxConnections
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
         self.serverVersion = serverVersion
     }
 
     /// Whether the host is a loopback address, where the repository endpoints may run without a token.
+    ///
+    /// Decided on what the name resolves to, never on how it is spelled (`127.evil.example` is a
+    /// name like any other): every address it resolves to must be loopback, and a name that does
+    /// not resolve is not loopback.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        let addresses = ServerConfiguration.resolve(host)
+        return !addresses.isEmpty && addresses.allSatisfy(\.isLoopback)
+    }
+
+    /// The addresses `host` resolves to (numeric hosts resolve to themselves); empty if it does not.
+    static func resolve(_ host: String) -> [ResolvedAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var out = [ResolvedAddress]()
+        var entry = list
+        while let e = entry {
+            if let sa = e.pointee.ai_addr {
+                switch Int32(sa.pointee.sa_family) {
+                case AF_INET:
+                    let a = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                    out.append(.v4(UInt32(bigEndian: a)))
+                case AF_INET6:
+                    let a = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                    out.append(.v6(withUnsafeBytes(of: a) { Array($0) }))
+                default:
+                    out.append(.other)
+                }
+            }
+            entry = e.pointee.ai_next
+        }
+        return out
+    }
+}
+
+/// One address a host name resolved to.
+enum ResolvedAddress: Equatable {
+    /// An IPv4 address in host byte order.
+    case v4(UInt32)
+    /// The 16 bytes of an IPv6 address.
+    case v6([UInt8])
+    case other
+
+    /// 127.0.0.0/8, `::1`, or an IPv4-mapped `::ffff:127.x.y.z`.
+    var isLoopback: Bool {
+        switch self {
+        case .v4(let a): return a >> 24 == 127
+        case .v6(let b):
+            guard b.count == 16 else { return false }
+            if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return true }
+            return b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF && b[12] == 127
+        case .other: return false
+        }
     }
 }
 
@@ -60,6 +121,11 @@ public final class ModelServer: Sendable {
             throw .invalidConfiguration("port \(configuration.port) is out of range (0-65535)")
         }
         guard configuration.maxBody > 0 else { throw .invalidConfiguration("max body must be positive") }
+        guard configuration.maxConnections > 0 else { throw .invalidConfiguration("max connections must be positive") }
+        for (name, t) in [("header", configuration.headerTimeout), ("body", configuration.bodyTimeout)]
+        where t <= .zero || t > .seconds(86_400) {
+            throw .invalidConfiguration("\(name) timeout must be more than 0 and at most 86400 seconds")
+        }
         if let file = configuration.adminTokenFile {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw .invalidConfiguration("cannot read admin token file '\(file)'")
@@ -93,17 +159,26 @@ public final class ModelServer: Sendable {
     /// accepting, lets requests in flight finish, flushes capture and returns.
     ///
     /// - Parameters:
-    ///   - log: receives one line per start-up problem (a model that could not be loaded).
+    ///   - log: receives one line per start-up problem (a model that could not be loaded), and one
+    ///     when capture starts dropping records.
     ///   - onListening: receives the bound address (`http://127.0.0.1:8080`) once the socket listens.
     public func run(log: @escaping @Sendable (String) -> Void, onListening: @escaping @Sendable (String) -> Void) async throws {
         manager.loadAtStart(log: log)
-        capture?.start()
+        capture?.start(log: log)
         // Hummingbird tags every request's logger with an id; a no-op handler makes that free.
         let logger = Logger(label: "mreg.serve", factory: { _ in SwiftLogNoOpLogHandler() })
         let host = configuration.host
+        let maxBody = configuration.maxBody
+        let limits = ConnectionGuard.Limits(headerTimeout: .nanoseconds(configuration.headerTimeout.nanoseconds),
+                                            bodyTimeout: .nanoseconds(configuration.bodyTimeout.nanoseconds))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuard.Parts(), ExpectContinueHandler(maxBody: maxBody)],
+            idleTimeout: .seconds(60))
         let app = Application(
             responder: Responder(server: self),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(60))),
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: http1), limits: limits)
+            },
             configuration: .init(
                 address: .hostname(host, port: configuration.port),
                 serverName: nil,
@@ -117,5 +192,14 @@ public final class ModelServer: Sendable {
         )
         defer { capture?.finish() }
         try await app.runService()
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds, saturating (configuration values are bounded anyway).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : whole &+ attoseconds / 1_000_000_000
     }
 }

@@ -164,10 +164,15 @@ struct Responder: HTTPResponder {
         }
         do {
             let buffer: ByteBuffer
+            let limit = Responder.bodyLimit(path: path, maxBody: server.configuration.maxBody)
+            // Refused before reading: the client may be waiting for a `100 Continue` it will not get.
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+                throw ServerError.bodyTooLarge(limit: limit)
+            }
             do {
-                buffer = try await request.body.collect(upTo: min(server.configuration.maxBody, 1 << 20))
+                buffer = try await request.body.collect(upTo: limit)
             } catch is NIOTooManyBytesError {
-                throw ServerError.bodyTooLarge(limit: min(server.configuration.maxBody, 1 << 20))
+                throw ServerError.bodyTooLarge(limit: limit)
             } catch {
                 throw ServerError.invalidRequest("cannot read the request body")
             }
@@ -187,6 +192,12 @@ struct Responder: HTTPResponder {
         } catch {
             return other(.invalidRequest("\(error)"))
         }
+    }
+
+    /// The largest body an endpoint reads: `--max-body` for inference, at most 1 MiB for the
+    /// repository calls (their bodies are a few parameters).
+    static func bodyLimit(path: some StringProtocol, maxBody: Int) -> Int {
+        path.hasPrefix("/v2/repository/") ? min(maxBody, 1 << 20) : maxBody
     }
 
     // MARK: Inference
@@ -265,12 +276,17 @@ struct Responder: HTTPResponder {
 }
 
 /// Compares without an early exit, so the time taken does not reveal how much of a token matched.
+///
+/// Every byte of the longer value is looked at and the lengths are compared in full, so a token
+/// followed by extra characters never compares equal (a length difference of 256 did, once, when
+/// only its low byte was kept).
 func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-    var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
-    var ia = a.makeIterator()
-    for y in b {
-        let x = ia.next() ?? ~y
-        diff |= x ^ y
+    let x = Array(a), y = Array(b)
+    var diff = x.count ^ y.count
+    for i in 0..<max(x.count, y.count) {
+        let u = i < x.count ? x[i] : 0
+        let v = i < y.count ? y[i] : 0
+        diff |= Int(u ^ v)
     }
     return diff == 0
 }

@@ -35,6 +35,10 @@ public enum ServerError: Error, Equatable, CustomStringConvertible, HTTPResponse
     case storeIO(path: String, reason: String)
     /// A server option is out of range or inconsistent; the text says which.
     case invalidConfiguration(String)
+    /// The bytes are not an HTTP/1.1 request the server can parse; the text says what is wrong.
+    case malformedHTTP(String)
+    /// The request head did not arrive within `--header-timeout` (in seconds).
+    case headerTimeout(seconds: Double)
 
     public var description: String {
         switch self {
@@ -57,13 +61,17 @@ public enum ServerError: Error, Equatable, CustomStringConvertible, HTTPResponse
             return "cannot load model '\(model)' version '\(version)': \(reason)"
         case .storeIO(let path, let reason): return "'\(path)': \(reason)"
         case .invalidConfiguration(let reason): return reason
+        case .malformedHTTP(let reason): return "malformed HTTP request: \(reason)"
+        case .headerTimeout(let seconds):
+            return "request head did not arrive within \(seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)) s"
         }
     }
 
     /// The HTTP status this error answers with.
     public var status: HTTPResponse.Status {
         switch self {
-        case .invalidJSON, .emptyBody, .invalidRequest: return .badRequest
+        case .invalidJSON, .emptyBody, .invalidRequest, .malformedHTTP: return .badRequest
+        case .headerTimeout: return .requestTimeout
         case .bodyTooLarge: return .contentTooLarge
         case .noEndpoint, .unknownModel, .unknownVersion, .notInStore: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
@@ -87,12 +95,17 @@ public enum ServerError: Error, Equatable, CustomStringConvertible, HTTPResponse
         case .unauthorized: headers[.wwwAuthenticate] = "Bearer"
         default: break
         }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The body of every error answer: `{"error":"..."}` and a newline.
+    var body: [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(64 + description.utf8.count)
         out.append(contentsOf: #"{"error":"#.utf8)
         JSONWriter.string(description, to: &out)
         out.append(contentsOf: "}\n".utf8)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        return out
     }
 
     /// Values echoed from a request are shortened so a message stays on one line and small.

@@ -61,7 +61,10 @@ struct Reconcile: AsyncParsableCommand {
     var mirror: String?
 
     func validate() throws {
-        guard Reconcile.seconds(interval) != nil else { throw ValidationError("invalid --interval '\(interval)' (examples: 30s, 500ms, 2m)") }
+        guard let seconds = Reconcile.seconds(interval) else { throw ValidationError("invalid --interval '\(interval)' (examples: 30s, 500ms, 2m)") }
+        guard seconds <= Reconciler.maxDelay else {
+            throw ValidationError("--interval '\(interval)' is longer than the longest wait, 168h")
+        }
         if let listen, StatusServer.parseAddress(listen) == nil {
             throw ValidationError("invalid --listen '\(listen)' (expected HOST:PORT, e.g. 127.0.0.1:9090)")
         }

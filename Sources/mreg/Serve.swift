@@ -53,12 +53,23 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most connections open at once.")
     var maxConnections = 1024
 
+    @Option(help: "Seconds a request head may take to arrive (from the accept, or from its first byte); slower clients get 408.")
+    var headerTimeout: Double = 10
+
+    @Option(help: "Seconds a request body may take to arrive after its head; slower clients are cut off.")
+    var bodyTimeout: Double = 60
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("port \(port) is out of range (0-65535)") }
         guard (0...100).contains(capturePercent) else {
             throw ValidationError("capture percent \(capturePercent) is out of range (0-100)")
         }
         guard maxBody > 0 else { throw ValidationError("--max-body must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)]
+        where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(name) must be more than 0 and at most 86400 seconds")
+        }
     }
 
     func run() async throws {
@@ -68,7 +79,9 @@ struct Serve: AsyncParsableCommand {
                 CaptureConfiguration(directory: $0, percent: capturePercent, maxFileBytes: captureFileBytes,
                                      minFreeBytes: captureMinFreeBytes, queueCapacity: captureQueue)
             },
-            maxBody: maxBody, maxConnections: maxConnections, serverVersion: Mreg.version)
+            maxBody: maxBody, maxConnections: maxConnections,
+            headerTimeout: .milliseconds(Int64(headerTimeout * 1000)), bodyTimeout: .milliseconds(Int64(bodyTimeout * 1000)),
+            serverVersion: Mreg.version)
         do {
             let server = try ModelServer(configuration: config)
             try await server.run(
