@@ -33,7 +33,8 @@ struct Promote: ParsableCommand {
         abstract: "Propose serving a version in an environment: a branch with one commit and a pull-request body.",
         discussion: """
             Checks the environment's gates (metrics, card, promotion order) and refuses with one
-            line per failed rule (exit 1) unless --force --reason. Builds deploy/ENV.yaml from
+            line per failed rule (exit 1) unless --force --reason where the environment allows
+            force (allowForce in mreg.yaml; production does not by default). Builds deploy/ENV.yaml from
             main's tree without touching the working tree, on branch promote/MODEL-VERSION-ENV,
             and prints a pull-request title and Markdown body. --canary P keeps the current
             version stable and sends P percent to the new one; promoting the same version again
@@ -81,8 +82,10 @@ struct Rollback: ParsableCommand {
         abstract: "Propose going back to the version an environment served before (or to --to VERSION).",
         discussion: """
             The same flow as promote: a branch with one commit and a pull-request body. The
-            version served before comes from main's history of deploy/ENV.yaml. Gates are shown
-            but only integrity blocks a rollback: in an incident the way back must stay open.
+            version served before comes from main's history of deploy/ENV.yaml. Going back to a
+            version the environment served before, gates are shown but only integrity blocks:
+            in an incident the way back must stay open. --to a version it never served is a
+            promotion like any other.
 
             Examples:
               mreg rollback penguins --env production --merge

@@ -48,7 +48,6 @@ final class TrafficCounter: @unchecked Sendable {
         let store = world.dir.sub("store")
         let (serve, server) = try startServe(store: store, log: world.dir.sub("serve.log"))
         defer { serve.stop() }
-        let interval = 0.3
         let reconciler = try Daemon(mregBinary, [
             "reconcile", "--repo", world.url, "--env", "production", "--host", "h1", "--server", server, "--store", store,
             "--interval", "300ms", "--listen", "127.0.0.1:0",
@@ -92,13 +91,11 @@ final class TrafficCounter: @unchecked Sendable {
         }
         let traffic = counter.stop()
         await client.value
-        let seconds = switched.map { $0.timeIntervalSince(pushed) } ?? 99
-        // One interval (plus jitter) of waiting at most, plus the applying pass; the pass gets a
-        // generous allowance because the whole test suite shares two cores with this test
-        // (docs/benchmarks-reconcile.md has the figures on a quiet machine).
-        #expect(seconds <= interval * 1.1 + 5, "served v2 \(seconds) s after the push, interval \(interval) s")
+        // How fast is a benchmark's business (scripts/bench/reconcile.sh, docs/benchmarks-reconcile.md);
+        // here: it switched, and no request failed meanwhile.
+        #expect(switched != nil, "v2 not served within 20 s of the push")
         #expect(traffic.failed.isEmpty, "failed requests: \(traffic.failed.prefix(10))")
-        #expect(traffic.ok > 5)
+        #expect(traffic.ok > atSwitch, "answers after the switch")
 
         // /status, /metrics, /healthz.
         let tip = git(["rev-parse", "main"], in: world.work).stdout

@@ -103,11 +103,10 @@ import Testing
                         bytes: String(repeating: "s", count: 600))
         }
         defer { slow.forEach { $0.stop() } }
-        let start = Date()
         let reply = try await server.get("/v2/health/live")
         #expect(reply.status == 200)
-        // Without a header deadline the slow clients hold every slot for the 60 s idle timeout.
-        #expect(Date().timeIntervalSince(start) < 20, "a legitimate client waited \(Date().timeIntervalSince(start)) s")
+        // Each slow client was cut by the header deadline (its 408 says so), not by the idle
+        // timeout, which closes without an answer.
         for s in slow {
             let answer = s.connection.readResponse()
             #expect(answer?.status == 408, "\(String(describing: answer))")
@@ -124,15 +123,18 @@ import Testing
         let server = try ServerProcess(store: store.path, arguments: ["--max-connections", "2", "--body-timeout", "1"])
         defer { server.stop() }
         let body = Row.body()
+        // A body that takes 5 minutes at a byte per 100 ms: without a body deadline the slow
+        // clients would hold both slots that long.
+        let slowBody = body + String(repeating: " ", count: 3000)
         let slow = try (0..<3).map { _ in
             try Trickle(port: server.port,
-                        start: "POST /v2/models/penguins/infer HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n",
-                        bytes: body)
+                        start: "POST /v2/models/penguins/infer HTTP/1.1\r\nHost: x\r\nContent-Length: \(slowBody.utf8.count)\r\n\r\n",
+                        bytes: slowBody)
         }
         defer { slow.forEach { $0.stop() } }
         let start = Date()
         #expect(try await server.post("/v2/models/penguins/infer", body).status == 200)
-        #expect(Date().timeIntervalSince(start) < 20, "a legitimate client waited \(Date().timeIntervalSince(start)) s")
+        #expect(Date().timeIntervalSince(start) < 150, "a legitimate client waited \(Date().timeIntervalSince(start)) s")
         for s in slow {
             // Cut off: the connection ends without a complete answer to the slow request.
             let rest = s.connection.receive()
