@@ -91,14 +91,12 @@ final class ChangeIndex {
     }
 
     // MARK: - The file: magic, then per commit: id(20) flags(1) [parent(20)] count(2) (len(1) name)*,
-    // then sha256(32) of all that
+    // then the Checksum64 (8 bytes, little-endian) of all that
 
     private func load() {
-        guard let file = CacheFile.read(path), file.count >= 8 + 32 else { return }
-        let body = file[..<(file.count - 32)]
-        var sha = SHA256()
-        sha.update(body)
-        guard sha.finalize()[...] == file[(file.count - 32)...] else { return }
+        guard let file = CacheFile.read(path), file.count >= 8 + 8 else { return }
+        let body = file[..<(file.count - 8)]
+        guard ChangeIndex.trailer(body)[...] == file[(file.count - 8)...] else { return }
         Array(body).withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             guard Array(bytes[0..<8]) == ChangeIndex.magic else { return }
@@ -135,6 +133,11 @@ final class ChangeIndex {
         }
     }
 
+    /// The 8 bytes that end the file: the checksum of everything before them.
+    static func trailer(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        withUnsafeBytes(of: Checksum64.of(body).littleEndian) { Array($0) }
+    }
+
     private func save() {
         guard dirty else { return }
         var out = ChangeIndex.magic
@@ -151,9 +154,7 @@ final class ChangeIndex {
                 out.append(contentsOf: Array(name.utf8))
             }
         }
-        var sha = SHA256()
-        sha.update(out)
-        out.append(contentsOf: sha.finalize())
+        out.append(contentsOf: ChangeIndex.trailer(out[...]))
         CacheFile.replace(path, with: out)
         dirty = false
     }

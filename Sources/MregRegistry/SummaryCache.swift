@@ -15,7 +15,7 @@ final class SummaryCache {
     private var added = [ObjectID: JSONValue]()
     /// The file exists with the current header, so new lines can be appended to it.
     private var appendable = false
-    private static let header = "mreg-summaries 2"
+    private static let header = "mreg-summaries 3"
     /// Beyond this many entries the file starts over (a cache, not a record).
     private static let limit = 200_000
 
@@ -27,7 +27,7 @@ final class SummaryCache {
     /// The summary of `id`, computed (and remembered) when not known yet.
     func summary(_ id: ObjectID, compute: () throws -> JSONValue) rethrows -> JSONValue {
         if let v = parsed[id] { return v }
-        // A line is `ID CHECK JSON`; CHECK (the first 8 hex digits of the sha256 of `ID JSON`) catches
+        // A line is `ID CHECK JSON`; CHECK (8 hex digits of the Checksum64 of `ID JSON`) catches
         // a torn or interleaved write and a flipped bit in the id as well as in the JSON.
         if let line = raw[Substring(id.hex)], line.utf8.count > 9, line.utf8.dropFirst(8).first == 0x20 {
             let json = line.dropFirst(9)
@@ -44,7 +44,7 @@ final class SummaryCache {
     }
 
     static func check(_ id: String, _ json: some StringProtocol) -> Substring {
-        SHA256.hex(Data((id + " " + json).utf8)).prefix(8)
+        Checksum64.hex((id + " " + json).utf8).prefix(8)
     }
 
     private func load() {

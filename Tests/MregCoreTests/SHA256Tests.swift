@@ -42,3 +42,25 @@ import Testing
         }
     }
 }
+
+@Suite struct Checksum64Tests {
+    @Test func everySingleBitFlipChangesTheChecksum() {
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 7, 8, 9, 63, 64, 65, 200] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let base = Checksum64.of(bytes)
+            for i in 0..<length {
+                for bit in 0..<8 {
+                    var flipped = bytes
+                    flipped[i] ^= 1 << bit
+                    #expect(Checksum64.of(flipped) != base, "length \(length), byte \(i), bit \(bit)")
+                }
+            }
+            // Truncation and extension change it too.
+            if length > 0 { #expect(Checksum64.of(bytes.dropLast()) != base) }
+            #expect(Checksum64.of(bytes + [0]) != base)
+        }
+        #expect(Checksum64.hex([UInt8]()).count == 16)
+        #expect(Checksum64.of(Array("abc".utf8)) == Checksum64.of(ArraySlice("abc".utf8)))
+    }
+}
