@@ -64,6 +64,29 @@ public actor Reconciler {
     var errorStreak = 0
     private let lockDescriptor: Int32
 
+    /// The bare mirror at `path`, created when absent. Never deletes what mreg did not create: a
+    /// folder given with `--mirror` that is not a bare repository (an ordinary clone, say) is
+    /// refused; only mreg's own default mirror, or an empty folder, is replaced when broken.
+    static func openMirror(_ path: String, own: Bool, branch: String) throws -> Repository {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path + "/HEAD") {
+            let repo = try Repository.open(at: path)
+            guard repo.isBare else {
+                throw StoreError(path: path, reason: "the mirror must be a bare repository, and this one has a working tree; name another --mirror")
+            }
+            return repo
+        }
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+            let empty = isDir.boolValue && ((try? fm.contentsOfDirectory(atPath: path))?.isEmpty ?? false)
+            guard own || empty else {
+                throw StoreError(path: path, reason: "is not a bare Git repository; mreg deletes nothing it did not create (remove it or name another --mirror)")
+            }
+            try? fm.removeItem(atPath: path)
+        }
+        return try Repository.create(at: path, bare: true, initialBranch: branch)
+    }
+
     /// Opens (or creates) the store, its control folder and the mirror, takes the store's lock,
     /// and removes staging leftovers of an earlier run.
     public init(configuration: ReconcilerConfiguration) throws {
@@ -77,12 +100,7 @@ public actor Reconciler {
         let mirrorPath = configuration.mirror ?? store.controlDirectory + "/mirror.git"
         let mirror: Repository
         do {
-            if FileManager.default.fileExists(atPath: mirrorPath + "/HEAD") {
-                mirror = try Repository.open(at: mirrorPath)
-            } else {
-                try? FileManager.default.removeItem(atPath: mirrorPath)
-                mirror = try Repository.create(at: mirrorPath, bare: true, initialBranch: configuration.branch)
-            }
+            mirror = try Reconciler.openMirror(mirrorPath, own: configuration.mirror == nil, branch: configuration.branch)
         } catch {
             close(fd)
             throw error

@@ -21,8 +21,8 @@ import Testing
 
     @Test func theTourRunsAsWritten() throws {
         var script = try ReadmeTests.block(after: "## A short tour")
-        // The tour puts the release build on PATH; here the binary under test stands in for it.
-        let export = "export PATH=\"$PWD/.build/release:$PATH\"\n"
+        // The tour puts the build quickstart.sh made on PATH; here the binary under test stands in for it.
+        let export = "export PATH=\"$PWD/.build/debug:$PATH\"\n"
         #expect(script.hasPrefix(export))
         script = "export PATH=\"\((mregBinary as NSString).deletingLastPathComponent):$PATH\"\n" + script.dropFirst(export.count)
         let before = git(["status", "--porcelain"], in: ReadmeTests.root).stdout

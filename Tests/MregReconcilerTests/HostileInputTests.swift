@@ -1,5 +1,6 @@
 import Foundation
 import MregCore
+import MregTestSupport
 import Testing
 
 @testable import MregReconciler
@@ -22,5 +23,28 @@ import Testing
             #expect(json["error"]?.stringValue == "no endpoint '\(path)' (try /status, /metrics, /healthz)")
             #expect(body.hasSuffix("}\n") && body.dropLast().allSatisfy { $0 != "\n" })
         }
+    }
+
+    @Test func aMirrorFolderThatIsNotOneIsNeverDeleted() throws {
+        let dir = TempDir("mirror")
+        defer { dir.remove() }
+        // An ordinary clone (or any folder of files) given as --mirror: refused, left as it was.
+        git(["init", "-q", dir.sub("clone")], in: dir.path)
+        dir.write("clone/precious.txt", "do not delete\n")
+        #expect(throws: StoreError.self) { try Reconciler.openMirror(dir.sub("clone"), own: false, branch: "main") }
+        #expect(throws: StoreError.self) { try Reconciler.openMirror(dir.sub("clone/.git"), own: false, branch: "main") }
+        #expect(FileManager.default.fileExists(atPath: dir.sub("clone/precious.txt")))
+        dir.write("files/a.txt", "x")
+        #expect(throws: StoreError.self) { try Reconciler.openMirror(dir.sub("files"), own: false, branch: "main") }
+        #expect(FileManager.default.fileExists(atPath: dir.sub("files/a.txt")))
+        // An empty folder, a missing one, and mreg's own broken default mirror are made anew.
+        try FileManager.default.createDirectory(atPath: dir.sub("empty"), withIntermediateDirectories: true)
+        #expect(try Reconciler.openMirror(dir.sub("empty"), own: false, branch: "main").isBare)
+        #expect(try Reconciler.openMirror(dir.sub("new"), own: false, branch: "main").isBare)
+        dir.write("own/half-made", "x")
+        #expect(try Reconciler.openMirror(dir.sub("own"), own: true, branch: "main").isBare)
+        // A bare repository is opened as it is.
+        git(["init", "-q", "--bare", dir.sub("bare.git")], in: dir.path)
+        #expect(try Reconciler.openMirror(dir.sub("bare.git"), own: false, branch: "main").isBare)
     }
 }
