@@ -45,13 +45,17 @@ extension Registry {
                 versions.insert(version)
                 report.versions += 1
                 let dir = Snapshot.versionPath(model, version)
-                attempt(dir + "/" + VersionRecord.fileName) {
-                    let record = try snap.versionRecord(model, version)
-                    try verifyFiles(snap: snap, dir: dir, tree: entry.id, record: record, report: &report)
-                    let metrics = try snap.metrics(model, version)
-                    if record.model != model || record.version != version {
-                        problem(dir + "/" + VersionRecord.fileName, "says \(record.model)@\(record.version), but lies in \(dir)")
-                    }
+                // Each problem is named after the file it is in: a corrupt artifact is not version.yaml's fault.
+                var record: VersionRecord?
+                attempt(dir + "/" + VersionRecord.fileName) { record = try snap.versionRecord(model, version) }
+                guard let record else { continue }
+                attempt(dir) { try verifyFiles(snap: snap, dir: dir, tree: entry.id, record: record, report: &report) }
+                if record.model != model || record.version != version {
+                    problem(dir + "/" + VersionRecord.fileName, "says \(record.model)@\(record.version), but lies in \(dir)")
+                }
+                var metrics: MetricsFile?
+                attempt(dir + "/" + MetricsFile.fileName) { metrics = try snap.metrics(model, version) }
+                attempt(dir + "/" + ModelCard.fileName) {
                     if let card = try snap.card(model, version) {
                         for issue in Registry.cardMetricIssues(card: card, metrics: metrics) {
                             problem(dir + "/" + ModelCard.fileName, issue)
@@ -98,7 +102,13 @@ extension Registry {
                 report.problems.append(Problem(path: dir + "/" + file.path, message: "is not a regular file"))
                 continue
             }
-            let data = try repository.blob(entry.id)
+            let data: Data
+            do {
+                data = try repository.blob(entry.id)
+            } catch {
+                report.problems.append(Problem(path: dir + "/" + file.path, message: "cannot be read from Git: \(error)"))
+                continue
+            }
             if data.count != file.size {
                 report.problems.append(Problem(path: dir + "/" + file.path, message: "size \(data.count) differs from version.yaml's \(file.size)"))
             } else if SHA256.hex(data) != file.sha256 {
