@@ -23,7 +23,9 @@ let package = Package(
             pkgConfig: "libgit2",
             providers: [.apt(["libgit2-dev"])]
         ),
-        .target(name: "MregGit", dependencies: ["CGit2"]),
+        // zlib (Debian zlib1g-dev), only to check loose objects that libgit2 1.5 would loop on.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "MregGit", dependencies: ["CGit2", "CZlib"]),
         .target(name: "MregCore", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "MregML", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),

@@ -5,6 +5,8 @@ need=()
 pkg-config --exists libgit2 2>/dev/null || need+=(libgit2-dev)
 # libcrypto: the reconciler checks SSH commit signatures with it (Sources/CCrypto).
 [ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+# zlib: mreg checks loose Git objects itself before libgit2 reads them (Sources/CZlib).
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v git >/dev/null 2>&1 || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then

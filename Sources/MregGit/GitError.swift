@@ -26,6 +26,8 @@ public enum GitError: Error, Equatable, CustomStringConvertible, Sendable {
     case fetchRejected(url: String, ref: String, reason: String)
     /// A URL carries a password or token, which must not be stored in the configuration.
     case credentialsInURL(String)
+    /// A loose object whose file is damaged or cut short.
+    case corruptObject(id: String, reason: String)
 
     public var description: String {
         switch self {
@@ -53,6 +55,8 @@ public enum GitError: Error, Equatable, CustomStringConvertible, Sendable {
             return "push to '\(url)' rejected for '\(ref)': \(reason)"
         case .fetchRejected(let url, let ref, let reason):
             return "fetch from '\(url)' rejected for '\(ref)': \(reason)"
+        case .corruptObject(let id, let reason):
+            return "object \(id) is corrupt: \(reason) (restore it from another clone, e.g. git fetch)"
         case .credentialsInURL(let url):
             return "URL '\(url)' carries credentials; use MREG_GIT_TOKEN or an ssh key instead"
         }

@@ -191,6 +191,7 @@ extension Repository {
 
     /// The contents of a blob.
     public func blob(_ id: ObjectID) throws(GitError) -> Data {
+        try checkLooseObject(id)
         var oid = id.oid
         var blob: OpaquePointer?
         try check(git_blob_lookup(&blob, pointer, &oid), "git_blob_lookup")
