@@ -69,15 +69,19 @@ extension Registry {
         return report
     }
 
-    /// Scores one version: its `model.json` on the table, or its recorded metrics without one.
+    /// Scores one version: its artifact, through the model runtime, on the table, or its recorded metrics without one.
     func evaluate(snap: Snapshot, model: String, version: String, table: (Data, Table)?, dataPath: String?) throws -> EvaluationReport {
         var report = EvaluationReport(
             model: model, version: version, source: "recorded test metrics", metrics: [:], gates: [], problems: [])
         let record = try snap.versionRecord(model, version)
         report.problems = try integrityProblems(snap: snap, model: model, version: version, record: record)
         if let (bytes, table) = table, let dataPath {
-            let scorer = try loadModel(snap: snap, model: model, version: version)
-            let evaluation = try MregML.evaluate(scorer, on: table)
+            let loaded = try loadScorer(snap: snap, model: model, version: version)
+            let target = try (loaded.scorer as? Model)?.target ?? record.target ?? snap.modelSpecIfPresent(model)?.target
+            guard let target else {
+                throw RegistryError.invalidInput("\(model)@\(version) names no target: set target in models/\(model)/model.yaml to score it on data")
+            }
+            let evaluation = try MregML.evaluate(loaded.scorer, target: target, on: table)
             report.source = "data \(dataPath)"
             report.dataSHA256 = SHA256.hex(bytes)
             report.rows = evaluation.rows
@@ -88,18 +92,6 @@ extension Registry {
             report.metrics = try snap.metrics(model, version)?.primary ?? [:]
         }
         return report
-    }
-
-    /// The built-in model of a version, parsed and validated.
-    func loadModel(snap: Snapshot, model: String, version: String) throws -> Model {
-        guard let bytes = try snap.data(Snapshot.versionPath(model, version) + "/model.json") else {
-            throw RegistryError.invalidInput("\(model)@\(version) has no model.json (a built-in model) to score; evaluate it without --data to use its recorded metrics")
-        }
-        do {
-            return try Model(data: bytes)
-        } catch {
-            throw RegistryError.invalidInput("models/\(model)/\(version)/model.json: \(error)")
-        }
     }
 
     /// Checksum problems of one version's files, one line each.

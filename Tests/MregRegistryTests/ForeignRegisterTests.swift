@@ -35,6 +35,10 @@ import Testing
         let baseline = try BaselineFile(data: try registry.head().data("models/lgb/v1/baseline.json")!, file: "baseline.json")
         #expect(baseline.features.map(\.name) == ["a", "b"])
         #expect(baseline.target?.name == "y")
+        // Evaluation goes through the runtime: the labels are the model's own predictions.
+        let report = try registry.evaluate(ModelReference(model: "lgb", target: .version("v1")), data: data, environment: nil)
+        #expect(report.metrics["r2"] == 1)
+        #expect(report.rows == 5)
     }
 
     @Test func unknownFormatsRegisterWithANote() throws {
