@@ -81,3 +81,63 @@ import FoundationNetworking
         #expect(fleet.stdout.contains("sk: sk@v1 is format 'unknown' ('model.pkl')"), "\(fleet.stdout)")
     }
 }
+
+/// `mreg train NAME -- python train.py` with XGBoost: the same treatment as `mreg register`.
+@Suite(.serialized) struct ForeignTrainTests {
+    /// 400 rows of four numbers and a 0/1 label (x0 + x1 > 0), from a fixed linear congruential sequence.
+    static func trainingCSV() -> String {
+        var state: UInt64 = 42
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 4 - 2
+        }
+        var lines = ["x0,x1,x2,x3,label"]
+        for _ in 0..<400 {
+            let x = (0..<4).map { _ in (next() * 1000).rounded() / 1000 }
+            lines.append(x.map { "\($0)" }.joined(separator: ",") + (x[0] + x[1] > 0 ? ",1" : ",0"))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let script = """
+        import json, os
+        import pandas as pd, xgboost as xgb
+        d = pd.read_csv(os.environ["MREG_DATA"])
+        X, y = d.drop(columns=["label"]), d["label"]
+        b = xgb.train({"objective": "binary:logistic", "max_depth": 3, "seed": int(os.environ["MREG_SEED"])}, xgb.DMatrix(X, label=y), 20)
+        out = os.environ["MREG_OUTPUT"]
+        b.save_model(out + "/model.json")
+        json.dump({"accuracy": float(((b.predict(xgb.DMatrix(X)) > 0.5) == y).mean())}, open(out + "/metrics.json", "w"))
+        """
+
+    @Test(.enabled(if: PythonEnvironment.available, "needs python3 and pip for the parity venv"))
+    func externalXGBoostTrainerGetsFormatTaskAndBaseline() throws {
+        guard case .success(let python) = PythonEnvironment.interpreter else { return }
+        let dir = TempDir("e2e-foreign-train")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        dir.write("reg/models/fraud/model.yaml", "schemaVersion: 1\nname: fraud\ntarget: label\n")
+        git(["add", "-A"], in: reg)
+        git(["commit", "-q", "-m", "fraud's target"], in: reg)
+        let data = dir.write("train.csv", Self.trainingCSV())
+        let script = dir.write("train.py", Self.script)
+        let t = mreg(["train", "fraud", "--data", data, "--", python, script], in: reg)
+        #expect(t.status == 0, "\(t.stderr)")
+        let record = try String(contentsOfFile: reg + "/models/fraud/v1/version.yaml", encoding: .utf8)
+        #expect(record.contains("task: classification\n"), "\(record)")
+        #expect(record.contains("format: xgboost-json\nartifact: model.json\n"), "\(record)")
+        #expect(record.contains("kind: external"))
+        let spec = try String(contentsOfFile: reg + "/models/fraud/model.yaml", encoding: .utf8)
+        #expect(spec.contains("task: classification"), "\(spec)")
+        let baseline = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reg + "/models/fraud/v1/baseline.json"))) as? [String: Any]
+        #expect((baseline?["features"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["x0", "x1", "x2", "x3"])
+        #expect((baseline?["target"] as? [String: Any])?["name"] as? String == "label")
+        // Evaluated through the runtime on data, with the task's metrics.
+        let e = mreg(["evaluate", "fraud@v1", "--data", data, "--format", "json"], in: reg)
+        #expect(e.status == 0, "\(e.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any]
+        let accuracy = (report?["metrics"] as? [String: Any])?["accuracy"] as? Double ?? 0
+        #expect(accuracy > 0.9, "\(e.stdout)")
+    }
+}
