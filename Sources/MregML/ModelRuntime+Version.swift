@@ -9,6 +9,11 @@ public struct VersionScorer: Sendable {
 }
 
 extension ModelRuntime {
+    /// The order files are tried in when no format is recorded: `model.json` first, then by path.
+    public static func searchOrder(_ a: String, _ b: String) -> Bool {
+        (a == "model.json") != (b == "model.json") ? a == "model.json" : a < b
+    }
+
     /// Loads a registered version's artifact: the file and format its `version.yaml` records (versions
     /// registered before mreg recorded them are recognised by content, `model.json` first), checked
     /// against the recorded size and SHA-256, with the input names recorded at registration.
@@ -27,9 +32,7 @@ extension ModelRuntime {
             candidates = [file]
             format = known
         } else {
-            candidates = record.files.sorted { a, b in
-                (a.path == "model.json") != (b.path == "model.json") ? a.path == "model.json" : a.path < b.path
-            }
+            candidates = record.files.sorted { ModelRuntime.searchOrder($0.path, $1.path) }
         }
         for file in candidates {
             guard let bytes = try read(file.path) else {

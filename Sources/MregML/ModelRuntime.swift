@@ -121,9 +121,13 @@ extension Model: Scorer {
 public struct RenamedScorer: Scorer {
     /// The scorer as loaded from its file.
     public let base: any Scorer
+    /// The file's features under the given names.
     public let features: [FeatureSpec]
+    /// The file's format.
     public var format: ModelFormat { base.format }
+    /// The file's task.
     public var task: Task { base.task }
+    /// The file's classes.
     public var classes: [String]? { base.classes }
 
     /// Gives `base` the input names `names` (one per feature, in order; types stay the file's).

@@ -17,8 +17,8 @@ public struct ArtifactInfo {
     public var note: String? {
         guard scorer == nil else { return nil }
         let what = file.map { "'\($0)'" } ?? "no file mreg recognises"
-        return "\(what) is format unknown: it can be registered, verified, carded and promoted on its recorded metrics, "
-            + "but evaluate --data, predict and serve refuse it, and a host reports it as not served "
+        return "\(what) is format unknown: it can be verified, carded, and gated and promoted on its recorded metrics "
+            + "(evaluate never scores it on data), but predict and serve refuse it, and a host reports it as not served "
             + "unless the environment's hosts have a serving engine for it"
     }
 }
@@ -37,9 +37,8 @@ extension Registry {
     /// `declared` (model.yaml's features) names them only when the file does not and `names` is empty.
     public static func describeArtifact(_ files: [String: Data], format: String? = nil, names: [String] = [],
                                         declared: [String] = []) throws -> ArtifactInfo {
-        let candidates = files.keys.filter { !metadataFiles.contains($0) && !$0.hasPrefix("evaluations/") }.sorted { a, b in
-            (a == "model.json") != (b == "model.json") ? a == "model.json" : a < b
-        }
+        let candidates = files.keys.filter { !metadataFiles.contains($0) && !$0.hasPrefix("evaluations/") }
+            .sorted(by: ModelRuntime.searchOrder)
         if format == VersionRecord.unknownFormat { return ArtifactInfo(format: VersionRecord.unknownFormat, file: unknownArtifact(candidates)) }
         var requested: ModelFormat?
         if let format {

@@ -64,18 +64,26 @@ extension Registry {
         }
         if record {
             guard let table else { throw RegistryError.invalidInput("--record needs --data: there is nothing new to record") }
+            guard report.source.hasPrefix("data ") else {
+                throw RegistryError.invalidInput("\(reference.model)@\(version) is format unknown: it cannot be scored on data, so there is nothing to record")
+            }
             report.recorded = try recordEvaluation(report, rows: table.1.rowCount)
         }
         return report
     }
 
-    /// Scores one version: its artifact, through the model runtime, on the table, or its recorded metrics without one.
+    /// Scores one version: its artifact, through the model runtime, on the table, or its recorded metrics
+    /// without one (and for a version of format `unknown`, which no runtime here scores).
     func evaluate(snap: Snapshot, model: String, version: String, table: (Data, Table)?, dataPath: String?) throws -> EvaluationReport {
         var report = EvaluationReport(
             model: model, version: version, source: "recorded test metrics", metrics: [:], gates: [], problems: [])
         let record = try snap.versionRecord(model, version)
         report.problems = try integrityProblems(snap: snap, model: model, version: version, record: record)
-        if let (bytes, table) = table, let dataPath {
+        if table != nil, record.format == VersionRecord.unknownFormat {
+            // No runtime here scores it: judged on what it recorded, and the report says so.
+            report.source = "recorded test metrics (format unknown: not scored on data)"
+            report.metrics = try snap.metrics(model, version)?.primary ?? [:]
+        } else if let (bytes, table) = table, let dataPath {
             let loaded = try loadScorer(snap: snap, model: model, version: version)
             let target = try (loaded.scorer as? Model)?.target ?? record.target ?? snap.modelSpecIfPresent(model)?.target
             guard let target else {

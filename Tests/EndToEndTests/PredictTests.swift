@@ -84,7 +84,7 @@ import Testing
         let unknown = mreg(["register", "notes", "--from", dir.sub("notes")], in: reg)
         #expect(unknown.status == 0)
         #expect(unknown.stdout.contains("Registered notes@v1 (unknown, model.pkl)"), "\(unknown.stdout)")
-        #expect(unknown.stdout.contains("note: 'model.pkl' is format unknown: it can be registered"), "\(unknown.stdout)")
+        #expect(unknown.stdout.contains("note: 'model.pkl' is format unknown: it can be verified, carded, and gated"), "\(unknown.stdout)")
         let none = mreg(["predict", "notes@v1", "--data", data], in: reg)
         #expect(none.isOneLineError)
         #expect(none.stderr.contains("'models/notes/v1/model.pkl' is format 'unknown': no runtime here scores it"), "\(none.stderr)")

@@ -52,6 +52,13 @@ import Testing
         #expect(throws: RegistryError.invalidInput("invalid model artifact: 'models/sk/v1/model.pkl' is format 'unknown': no runtime here scores it")) {
             try registry.loadScorer(ModelReference(model: "sk", target: .version("v1")))
         }
+        // Evaluated on data, it is judged on its recorded metrics, and the report says so.
+        let data = dir.write(".art/e.csv", Self.train)
+        let report = try registry.evaluate(ModelReference(model: "sk", target: .version("v1")), data: data, environment: nil)
+        #expect(report.source == "recorded test metrics (format unknown: not scored on data)")
+        #expect(throws: RegistryError.invalidInput("sk@v1 is format unknown: it cannot be scored on data, so there is nothing to record")) {
+            try registry.evaluate(ModelReference(model: "sk", target: .version("v1")), data: data, environment: nil, record: true)
+        }
         var withData = content(["model.pkl": "x"])
         withData.trainingData = dir.write(".art/t.csv", Self.train)
         withData.target = "y"
