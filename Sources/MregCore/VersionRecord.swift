@@ -76,6 +76,13 @@ public struct VersionRecord: Sendable, Equatable {
     public var task: String?
     public var algorithm: String?
     public var target: String?
+    /// The artifact's format (`mreg`, `xgboost-json`, `xgboost-ubjson`, `lightgbm-text`, `unknown`); nil in
+    /// versions registered before mreg recorded it, which are then recognised by content.
+    public var format: String?
+    /// The file of `files` that `format` describes; nil for old versions and for `unknown` without one.
+    public var artifact: String?
+    /// Input names given at registration (`--features`, `model.yaml`) for a model file that names none.
+    public var features: [String]
     public var seed: UInt64?
     /// How the data was split: holdout share and rows per part.
     public var split: JSONValue?
@@ -100,6 +107,7 @@ public struct VersionRecord: Sendable, Equatable {
         self.task = task
         self.algorithm = algorithm
         self.target = target
+        self.features = []
         self.seed = seed
         self.params = params
         self.data = data
@@ -128,6 +136,12 @@ public struct VersionRecord: Sendable, Equatable {
         record.task = try f.optionalString("task")
         record.algorithm = try f.optionalString("algorithm")
         record.target = try f.optionalString("target")
+        record.format = try f.optionalString("format")
+        if let format = record.format, !VersionRecord.formats.contains(format) {
+            throw f.error("format", "'\(format)' is not a known format (\(VersionRecord.formats.joined(separator: ", ")))")
+        }
+        record.artifact = try f.optionalString("artifact")
+        record.features = try f.stringList("features")
         if let seed = try f.optionalInt("seed") {
             guard seed >= 0 else { throw f.error("seed", "must not be negative") }
             record.seed = UInt64(seed)
@@ -171,9 +185,20 @@ public struct VersionRecord: Sendable, Equatable {
             record.files.append(VersionFile(path: path, size: size, sha256: sha))
         }
         record.pipeline = f.value("pipeline")
+        if let artifact = record.artifact, !paths.contains(artifact) {
+            throw f.error("artifact", "'\(artifact)' is not one of the version's files")
+        }
+        if record.artifact == nil, let format = record.format, format != VersionRecord.unknownFormat {
+            throw f.error("artifact", "is required with format '\(format)'")
+        }
         try f.finish()
         return record
     }
+
+    /// The values `format` may take: the formats a runtime scores, and `unknown`.
+    public static let formats = ["mreg", "xgboost-json", "xgboost-ubjson", "lightgbm-text", unknownFormat]
+    /// The format of an artifact no runtime here scores (a pickle, a TorchScript file).
+    public static let unknownFormat = "unknown"
 
     /// Names a version's own files may not take: they are written by mreg.
     public static let reservedNames: Set<String> = ["version.yaml", "card.md"]
@@ -193,6 +218,9 @@ public struct VersionRecord: Sendable, Equatable {
         if let task { pairs.append(("task", .string(task))) }
         if let algorithm { pairs.append(("algorithm", .string(algorithm))) }
         if let target { pairs.append(("target", .string(target))) }
+        if let format { pairs.append(("format", .string(format))) }
+        if let artifact { pairs.append(("artifact", .string(artifact))) }
+        if !features.isEmpty { pairs.append(("features", .list(features.map { .string($0) }))) }
         if let seed { pairs.append(("seed", .value(.number(Double(seed))))) }
         if let split { pairs.append(("split", .from(split))) }
         pairs.append(("params", .from(params)))

@@ -99,3 +99,24 @@ public enum Baseline {
         ]
     }
 }
+
+extension Baseline {
+    /// `baseline.json` of a model trained elsewhere: the statistics of `features` and `target` over every
+    /// row of `table`, in the same shape the built-in trainers write.
+    ///
+    /// The target is described as numbers for regression and as labels for classification.
+    public static func make(features: [FeatureSpec], target: String, task: Task, table: Table) throws(MLError) -> JSONValue {
+        var columns = [FeatureColumn]()
+        for spec in features {
+            guard let c = table.columnIndex(spec.name) else {
+                throw .missingColumn(source: table.source, name: spec.name, available: table.columnNames)
+            }
+            columns.append(spec.type == .numeric ? .numeric(try table.numbers(column: c)) : .categorical(table.strings(column: c)))
+        }
+        guard let t = table.columnIndex(target) else {
+            throw .missingColumn(source: table.source, name: target, available: table.columnNames)
+        }
+        let targetColumn: FeatureColumn = task == .regression ? .numeric(try table.numbers(column: t)) : .categorical(table.strings(column: t))
+        return make(features: features, columns: columns, target: target, targetColumn: targetColumn, rows: table.rowCount)
+    }
+}

@@ -116,3 +116,38 @@ extension Model: Scorer {
     /// Built-in models are mreg's own format.
     public var format: ModelFormat { .mreg }
 }
+
+/// A scorer whose inputs carry names given outside its file (a model file that names no features).
+public struct RenamedScorer: Scorer {
+    /// The scorer as loaded from its file.
+    public let base: any Scorer
+    /// The file's features under the given names.
+    public let features: [FeatureSpec]
+    /// The file's format.
+    public var format: ModelFormat { base.format }
+    /// The file's task.
+    public var task: Task { base.task }
+    /// The file's classes.
+    public var classes: [String]? { base.classes }
+
+    /// Gives `base` the input names `names` (one per feature, in order; types stay the file's).
+    public init(_ base: any Scorer, names: [String]) throws(MLError) {
+        guard names.count == base.features.count else {
+            throw .invalidModel("\(names.count) feature names given, the model has \(base.features.count) features")
+        }
+        guard Set(names).count == names.count else { throw .invalidModel("feature names given twice") }
+        self.base = base
+        self.features = zip(names, base.features).map { FeatureSpec(name: $0, type: $1.type) }
+    }
+
+    /// Scores with the underlying model: columns are positional, so the names change nothing here.
+    public func predict(_ input: ModelInput) -> Predictions { base.predict(input) }
+}
+
+extension Scorer {
+    /// Whether the file named its inputs: false for XGBoost's `f0`, `f1`, ... and LightGBM's `Column_0`, ...
+    public var namesFeatures: Bool {
+        let generic = features.enumerated().allSatisfy { i, f in f.name == "f\(i)" || f.name == "Column_\(i)" }
+        return features.isEmpty || !generic
+    }
+}

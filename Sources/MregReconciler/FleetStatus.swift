@@ -11,13 +11,23 @@ public struct HostReport: Sendable {
     public var status: JSONValue?
     public var error: String?
 
-    /// `converged`, `suspended`, `failed` (the tip was refused), `drift`, or `unknown`.
+    /// `converged`, `suspended`, `failed` (the tip was refused), `degraded` (serving all it can, some
+    /// models not), `drift`, or `unknown`.
     public var state: String {
         guard let status else { return "unknown" }
         if status["converged"]?.boolValue == true { return "converged" }
         if status["suspended"]?.boolValue == true { return "suspended" }
         if let failed = status["failed"]?["commit"]?.stringValue, failed == status["desiredCommit"]?.stringValue { return "failed" }
+        if !notServed.isEmpty { return "degraded" }
         return "drift"
+    }
+
+    /// Models the host cannot serve as desired, with the reason, in status order.
+    public var notServed: [(model: String, reason: String)] {
+        (status?["models"]?.arrayValue ?? []).compactMap { m in
+            guard m["state"]?.stringValue == "failed", let name = m["name"]?.stringValue else { return nil }
+            return (name, m["reason"]?.stringValue ?? "not loaded")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MregCore
 import MregGit
+import MregML
 
 /// What a pass must change on the host to match a revision.
 struct Plan: Sendable {
@@ -14,6 +15,9 @@ struct Plan: Sendable {
     var removals: [(model: String, version: String)] = []
     /// Set when the revision must not be applied at all.
     var refusal: String?
+    /// Models this host leaves as they are, with the reason: it cannot load what the revision asks
+    /// for (a format no runtime here scores, or a load that failed for this very target before).
+    var failed: [String: String] = [:]
 
     var isEmpty: Bool { materialize.isEmpty && loads.isEmpty && unloads.isEmpty && removals.isEmpty }
 
@@ -38,6 +42,10 @@ extension Reconciler {
         }
         for model in revision.models.keys.sorted() {
             let target = revision.models[model]!
+            if let reason = unservable(model, target, revision) {
+                plan.failed[model] = reason
+                continue
+            }
             for version in target.versions {
                 let record = revision.records[model + "/" + version]!
                 switch store.check(model, version, files: record.files) {
@@ -52,7 +60,9 @@ extension Reconciler {
             if serving[model] != target { plan.loads.append((model, target)) }
         }
         for model in managed.keys.sorted() {
-            let wanted = Set(revision.models[model]?.versions ?? [])
+            // A model left as it is keeps the folders of what it serves.
+            let kept = plan.failed[model] != nil ? serving[model]?.versions ?? [] : []
+            let wanted = Set((revision.models[model]?.versions ?? []) + kept)
             if revision.models[model] == nil && serving[model] != nil { plan.unloads.append(model) }
             for version in managed[model]!.sorted() where !wanted.contains(version) {
                 plan.removals.append((model, version))
@@ -61,34 +71,37 @@ extension Reconciler {
         return plan
     }
 
-    /// Applies a plan all or nothing: every version is staged and verified before anything is
-    /// served; new versions are loaded with no traffic (a 0% canary), checked ready and smoke-tested,
-    /// then traffic switches. A failure restores what the server served before this pass and removes
-    /// what this pass wrote.
-    func apply(_ plan: Plan, _ revision: Revision, serving: [String: ServingTarget]) async throws {
-        // 1. Stage and verify every version first: nothing is installed unless all of them are good.
-        var staged = [(model: String, version: String, path: String, replaces: Bool)]()
-        do {
-            for item in plan.materialize {
-                let record = revision.records[item.model + "/" + item.version]!
-                let content: (files: [(VersionFile, Data)], versionYAML: Data)
-                do {
-                    content = try Revision.files(mirror, commit: revision.commit, prefix: configuration.prefix, record: record)
-                } catch let e as GitError {
-                    throw RevisionRejected("\(item.model)@\(item.version): \(e)")
-                }
-                let path: String
-                do {
-                    path = try store.stage(model: item.model, version: item.version, commit: revision.commit.hex,
-                                           files: content.files, extra: [VersionRecord.fileName: content.versionYAML])
-                } catch {
-                    throw RevisionRejected("\(error)")
-                }
-                staged.append((item.model, item.version, path, item.reason != "missing"))
+    /// Why this host cannot serve `target` of `model`, or nil: a version whose recorded format no runtime
+    /// here scores, or the same target failed to load before (tried again when the manifest changes it).
+    func unservable(_ model: String, _ target: ServingTarget, _ revision: Revision) -> String? {
+        if let failure = modelFailures[model], failure.target == target { return failure.reason }
+        for version in target.versions {
+            let record = revision.records[model + "/" + version]!
+            if let format = record.format, ModelFormat(rawValue: format) == nil {
+                return "\(model)@\(version) is format '\(format)'\(record.artifact.map { " ('\($0)')" } ?? ""): no runtime on this host serves it"
             }
-        } catch {
-            for s in staged { try? FileManager.default.removeItem(atPath: s.path) }
-            throw error
+        }
+        return nil
+    }
+
+    /// Applies a plan model by model: every version is staged and verified before anything is
+    /// served; new versions are loaded with no traffic (a 0% canary), checked ready and smoke-tested,
+    /// then traffic switches. A model that cannot be staged or loaded is put back as it was and
+    /// returned with the reason, while the others go on; a server that does not answer, or a store
+    /// that cannot be written, stops the pass and restores what the server served before it.
+    func apply(_ plan: Plan, _ revision: Revision, serving: [String: ServingTarget]) async throws -> [String: String] {
+        var failed = [String: String]()
+        // 1. Stage and verify every version first: a model is installed only when all its versions are good.
+        var staged = [(model: String, version: String, path: String, replaces: Bool)]()
+        for item in plan.materialize where failed[item.model] == nil {
+            do {
+                let path = try stage(item.model, item.version, revision)
+                staged.append((item.model, item.version, path, item.reason != "missing"))
+            } catch {
+                failed[item.model] = "\(error)"
+                for s in staged where s.model == item.model { try? FileManager.default.removeItem(atPath: s.path) }
+                staged.removeAll { $0.model == item.model }
+            }
         }
         // 2. Into place: one rename each.
         var installed = [(model: String, version: String)]()
@@ -104,31 +117,27 @@ extension Reconciler {
         }
         board.update { $0.counters.materialized += staged.count }
 
-        // 3. Load, check, switch; restore everything on the first failure.
+        // 3. Load, check, switch; a refused model goes back to what it served, an unreachable server restores everything.
         var touched = [(model: String, previous: ServingTarget?)]()
         do {
-            for (model, target) in plan.loads {
+            for (model, target) in plan.loads where failed[model] == nil {
                 let previous = serving[model]
                 touched.append((model, previous))
-                let fresh = target.versions.filter { !(previous?.versions.contains($0) ?? false) }
-                if let previous {
-                    // Warm each new version beside the serving one, with no traffic, and try it.
-                    for version in fresh {
-                        try await serverCall("load \(model)@\(version)") {
-                            try await self.client.load(model, ServingTarget(version: previous.version, canary: Canary(version: version, weight: 0)))
-                        }
-                        try await check(model, version)
-                    }
+                do {
+                    try await load(model, target, previous: previous)
+                } catch let rejected as RevisionRejected {
+                    failed[model] = rejected.reason
+                    touched.removeLast()
+                    await rollback([(model, previous)])
+                    removeInstalled(installed.filter { $0.model == model })
                 }
-                try await serverCall("load \(model) \(target)") { try await self.client.load(model, target) }
-                for version in target.versions { try await check(model, version) }
             }
         } catch {
             await rollback(touched)
             removeInstalled(installed)
             throw error
         }
-        board.update { $0.counters.loads += plan.loads.count }
+        board.update { $0.counters.loads += plan.loads.count - failed.count }
 
         // 4. What is no longer wanted goes, and only what mreg put there.
         for model in plan.unloads {
@@ -141,8 +150,42 @@ extension Reconciler {
                 // Already gone from the server: nothing to unload.
             }
         }
-        for (model, version) in plan.removals { try? store.remove(model, version) }
+        // A model that failed keeps the folders of what it still serves.
+        for (model, version) in plan.removals where failed[model] == nil { try? store.remove(model, version) }
         for model in Set(plan.removals.map(\.model)) where revision.models[model] == nil { store.removeModelIfEmpty(model) }
+        return failed
+    }
+
+    /// Stages one version's files (and its version.yaml) as committed; errors name the version.
+    private func stage(_ model: String, _ version: String, _ revision: Revision) throws -> String {
+        let record = revision.records[model + "/" + version]!
+        let content: (files: [(VersionFile, Data)], versionYAML: Data)
+        do {
+            content = try Revision.files(mirror, commit: revision.commit, prefix: configuration.prefix, record: record)
+        } catch let e as GitError {
+            throw RevisionRejected("\(model)@\(version): \(e)")
+        }
+        do {
+            return try store.stage(model: model, version: version, commit: revision.commit.hex,
+                                   files: content.files, extra: [VersionRecord.fileName: content.versionYAML])
+        } catch {
+            throw RevisionRejected("\(error)")
+        }
+    }
+
+    /// Loads one model's target: each new version warmed beside the serving one with no traffic and
+    /// tried, then the switch, then every version checked.
+    private func load(_ model: String, _ target: ServingTarget, previous: ServingTarget?) async throws {
+        if let previous {
+            for version in target.versions where !previous.versions.contains(version) {
+                try await serverCall("load \(model)@\(version)") {
+                    try await self.client.load(model, ServingTarget(version: previous.version, canary: Canary(version: version, weight: 0)))
+                }
+                try await check(model, version)
+            }
+        }
+        try await serverCall("load \(model) \(target)") { try await self.client.load(model, target) }
+        for version in target.versions { try await check(model, version) }
     }
 
     /// Ready, then one inference.

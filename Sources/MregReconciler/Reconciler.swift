@@ -43,13 +43,20 @@ public struct ReconcilerConfiguration: Sendable {
     }
 }
 
+/// A model target a host could not serve, and why.
+struct ModelFailure: Sendable, Equatable {
+    var target: ServingTarget
+    var reason: String
+}
+
 /// A problem that stops a pass but is worth retrying: the remote or the server did not answer.
 struct TransientError: Error, CustomStringConvertible {
     var description: String
 }
 
 /// The reconciler of one host: each pass reads the branch tip's manifest, compares it with what the
-/// store holds and the server serves, and makes them equal — all or nothing per commit.
+/// store holds and the server serves, and makes them equal: a commit wrong as a whole is refused,
+/// a model the host cannot load is left as it was and reported while the others are applied.
 public actor Reconciler {
     public nonisolated let configuration: ReconcilerConfiguration
     public nonisolated let board: StatusBoard
@@ -62,6 +69,9 @@ public actor Reconciler {
     var cachedRevision: Revision?
     /// Consecutive passes that ended in a network error, for the backoff.
     var errorStreak = 0
+    /// Models this host could not serve as asked, by name: left as they were, reported failed, and
+    /// tried again only when the manifest asks for something else.
+    var modelFailures: [String: ModelFailure] = [:]
     private let lockDescriptor: Int32
 
     /// The bare mirror at `path`, created when absent. Never deletes what mreg did not create: a
@@ -229,8 +239,9 @@ public actor Reconciler {
         configuration.suspend || FileManager.default.fileExists(atPath: store.controlDirectory + "/suspend")
     }
 
-    /// The pass proper: returns the outcome, the commit aimed at and a detail line.
-    private func reconcile() async throws -> (PassOutcome, String?, String?) {
+    /// Fetches the tip when it moved and picks the revision to apply: the tip, unless it was refused
+    /// before or is refused now (then the applied commit, kept healthy; nil when there is none).
+    private func chooseRevision() throws -> (tip: ObjectID, revision: Revision?) {
         let tip = try remoteTip()
         board.update { $0.desiredCommit = tip.hex }
         if try mirror.referenceTarget(mirrorRef) != tip {
@@ -262,8 +273,14 @@ public actor Reconciler {
         if revision == nil, let applied = state.appliedCommit, let id = ObjectID(hex: applied), mirror.contains(id) {
             revision = try? readRevision(id)
         }
+        return (tip, revision)
+    }
+
+    /// The pass proper: returns the outcome, the commit aimed at and a detail line.
+    private func reconcile() async throws -> (PassOutcome, String?, String?) {
+        let (tip, chosen) = try chooseRevision()
         let tipRefused = state.failed?.commit == tip.hex
-        guard let revision else {
+        guard let revision = chosen else {
             board.update { $0.converged = false }
             return (.rejected, tip.hex, state.failed?.reason ?? "nothing applied yet")
         }
@@ -274,7 +291,9 @@ public actor Reconciler {
         } catch {
             throw TransientError(description: "\(error)")
         }
+        modelFailures = modelFailures.filter { revision.models[$0.key] == $0.value.target }
         let plan = try makePlan(revision, serving: serving)
+        for (model, reason) in plan.failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
         publishModels(revision, serving: serving)
 
         if let refusal = plan.refusal {
@@ -288,9 +307,9 @@ public actor Reconciler {
                 state.appliedCommit = tip.hex
                 state.failed = nil
             }
-            board.update { $0.converged = !tipRefused }
+            board.update { $0.converged = !tipRefused && self.modelFailures.isEmpty }
             if tipRefused { return (.rejected, tip.hex, state.failed?.reason) }
-            return (newCommit ? .applied : .unchanged, revision.commit.hex, nil)
+            return (newCommit ? .applied : .unchanged, revision.commit.hex, failureDetail)
         }
         if suspended {
             board.update {
@@ -303,7 +322,8 @@ public actor Reconciler {
 
         let isNewCommit = state.appliedCommit != revision.commit.hex
         do {
-            try await apply(plan, revision, serving: serving)
+            let failed = try await apply(plan, revision, serving: serving)
+            for (model, reason) in failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
         } catch let rejected as RevisionRejected {
             if revision.commit == tip && isNewCommit {
                 recordFailure(tip, rejected.reason)
@@ -317,9 +337,15 @@ public actor Reconciler {
         if revision.commit == tip { state.failed = nil }
         let after = (try? await client.serving()) ?? serving
         publishModels(revision, serving: after)
-        board.update { $0.converged = !tipRefused }
+        board.update { $0.converged = !tipRefused && self.modelFailures.isEmpty }
         if tipRefused { return (.rejected, tip.hex, state.failed?.reason) }
-        return (isNewCommit ? .applied : .healed, revision.commit.hex, plan.summary)
+        return (isNewCommit ? .applied : .healed, revision.commit.hex, [plan.summary, failureDetail].compactMap { $0 }.joined(separator: "; "))
+    }
+
+    /// The models this host does not serve as asked, one clause each; nil when there are none.
+    private var failureDetail: String? {
+        guard !modelFailures.isEmpty else { return nil }
+        return "not served: " + modelFailures.keys.sorted().map { "\($0) (\(modelFailures[$0]!.reason))" }.joined(separator: ", ")
     }
 
     private func remoteTip() throws -> ObjectID {
@@ -375,12 +401,16 @@ public actor Reconciler {
             let desired = revision.models[name]
             let served = serving[name]
             let state: String
+            var reason: String?
             if desired == nil && managed[name] == nil {
                 state = "unmanaged"
+            } else if desired != served, let failure = modelFailures[name], failure.target == desired {
+                state = "failed"
+                reason = failure.reason
             } else {
                 state = desired == served ? "serving" : "drift"
             }
-            rows.append(ModelStatus(name: name, desired: desired, serving: served, state: state))
+            rows.append(ModelStatus(name: name, desired: desired, serving: served, state: state, reason: reason))
         }
         board.update { $0.models = rows }
     }

@@ -6,13 +6,16 @@ public struct ModelStatus: Sendable, Equatable {
     public var name: String
     public var desired: ServingTarget?
     public var serving: ServingTarget?
-    /// `serving` (as desired), `drift` (differs), `unmanaged` (served but not asked for and not mreg's).
+    /// `serving` (as desired), `drift` (differs), `failed` (this host cannot load what is desired; it
+    /// serves the rest), `unmanaged` (served but not asked for and not mreg's).
     public var state: String
+    /// Why a `failed` model is not served as desired.
+    public var reason: String?
 
     var json: JSONValue {
         [
             "name": .string(name), "desired": desired?.json ?? .null, "serving": serving?.json ?? .null,
-            "state": .string(state),
+            "state": .string(state), "reason": reason.map(JSONValue.string) ?? .null,
         ]
     }
 }

@@ -64,20 +64,32 @@ extension Registry {
         }
         if record {
             guard let table else { throw RegistryError.invalidInput("--record needs --data: there is nothing new to record") }
+            guard report.source.hasPrefix("data ") else {
+                throw RegistryError.invalidInput("\(reference.model)@\(version) is format unknown: it cannot be scored on data, so there is nothing to record")
+            }
             report.recorded = try recordEvaluation(report, rows: table.1.rowCount)
         }
         return report
     }
 
-    /// Scores one version: its `model.json` on the table, or its recorded metrics without one.
+    /// Scores one version: its artifact, through the model runtime, on the table, or its recorded metrics
+    /// without one (and for a version of format `unknown`, which no runtime here scores).
     func evaluate(snap: Snapshot, model: String, version: String, table: (Data, Table)?, dataPath: String?) throws -> EvaluationReport {
         var report = EvaluationReport(
             model: model, version: version, source: "recorded test metrics", metrics: [:], gates: [], problems: [])
         let record = try snap.versionRecord(model, version)
         report.problems = try integrityProblems(snap: snap, model: model, version: version, record: record)
-        if let (bytes, table) = table, let dataPath {
-            let scorer = try loadModel(snap: snap, model: model, version: version)
-            let evaluation = try MregML.evaluate(scorer, on: table)
+        if table != nil, record.format == VersionRecord.unknownFormat {
+            // No runtime here scores it: judged on what it recorded, and the report says so.
+            report.source = "recorded test metrics (format unknown: not scored on data)"
+            report.metrics = try snap.metrics(model, version)?.primary ?? [:]
+        } else if let (bytes, table) = table, let dataPath {
+            let loaded = try loadScorer(snap: snap, model: model, version: version)
+            let target = try (loaded.scorer as? Model)?.target ?? record.target ?? snap.modelSpecIfPresent(model)?.target
+            guard let target else {
+                throw RegistryError.invalidInput("\(model)@\(version) names no target: set target in models/\(model)/model.yaml to score it on data")
+            }
+            let evaluation = try MregML.evaluate(loaded.scorer, target: target, on: table)
             report.source = "data \(dataPath)"
             report.dataSHA256 = SHA256.hex(bytes)
             report.rows = evaluation.rows
@@ -88,18 +100,6 @@ extension Registry {
             report.metrics = try snap.metrics(model, version)?.primary ?? [:]
         }
         return report
-    }
-
-    /// The built-in model of a version, parsed and validated.
-    func loadModel(snap: Snapshot, model: String, version: String) throws -> Model {
-        guard let bytes = try snap.data(Snapshot.versionPath(model, version) + "/model.json") else {
-            throw RegistryError.invalidInput("\(model)@\(version) has no model.json (a built-in model) to score; evaluate it without --data to use its recorded metrics")
-        }
-        do {
-            return try Model(data: bytes)
-        } catch {
-            throw RegistryError.invalidInput("models/\(model)/\(version)/model.json: \(error)")
-        }
     }
 
     /// Checksum problems of one version's files, one line each.

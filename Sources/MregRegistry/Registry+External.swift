@@ -81,6 +81,10 @@ extension Registry {
             throw RegistryError.invalidInput("the trainer wrote train.log into MREG_OUTPUT; that name is kept for its log")
         }
         content.files["train.log"] = log.data
+        // The same treatment as `mreg register`: the artifact recognised and loaded, the task from it,
+        // and a baseline of the training data when the trainer wrote none.
+        content.trainingData = trainer.data
+        content.baselineIfPossible = true
         return try register(model: trainer.model, content: content, message: trainer.message) { record in
             record.source = VersionSource(kind: "external", command: trainer.commandLine ?? trainer.command.joined(separator: " "),
                                           message: trainer.message, trainer: program)

@@ -66,29 +66,10 @@ public struct PredictReport: Equatable {
 }
 
 extension Registry {
-    /// Loads a version's model: the first of its files (`model.json` first) whose content a runtime
-    /// recognises, checked against the size and SHA-256 that `version.yaml` records for it.
+    /// Loads a version's model from the file and format its `version.yaml` records, checked against its checksums.
     public func loadScorer(_ reference: ModelReference) throws -> LoadedScorer {
         let (snap, version) = try resolve(reference)
-        let model = reference.model
-        let record = try snap.versionRecord(model, version)
-        let dir = Snapshot.versionPath(model, version)
-        let files = record.files.sorted { a, b in (a.path == "model.json") != (b.path == "model.json") ? a.path == "model.json" : a.path < b.path }
-        for file in files {
-            guard let bytes = try snap.data(dir + "/" + file.path) else { continue }
-            guard ModelFormat.detect(bytes) != nil else { continue }
-            guard bytes.count == file.size, SHA256.hex(bytes) == file.sha256 else {
-                throw RegistryError.invalidInput("\(dir)/\(file.path): checksum differs from version.yaml, refusing to score it")
-            }
-            do {
-                let scorer = try ModelRuntime.load(bytes, source: "\(dir)/\(file.path)")
-                return LoadedScorer(model: model, version: version, file: file.path, scorer: scorer)
-            } catch {
-                throw RegistryError.invalidInput(error.description)
-            }
-        }
-        let names = record.files.map(\.path).joined(separator: ", ")
-        throw RegistryError.invalidInput("\(model)@\(version) has no model file mreg can score (files: \(names.isEmpty ? "none" : names); formats: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+        return try loadScorer(snap: snap, model: reference.model, version: version)
     }
 
     /// Scores a CSV or JSON Lines file (or standard input) with the exact registered artifact of

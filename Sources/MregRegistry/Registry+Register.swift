@@ -9,6 +9,16 @@ public struct VersionContent {
     public var metrics: MetricsFile?
     /// A complete card text; nil to generate one from the template.
     public var card: String?
+    /// The artifact's format as stated (`--format`); nil to recognise it by content.
+    public var format: String?
+    /// Input names for a model file that names none (`--features`).
+    public var featureNames: [String] = []
+    /// Training data (`--data`) to describe in `baseline.json`, when the files hold none.
+    public var trainingData: String?
+    /// Skip the baseline instead of failing when the model or the target is unknown (`mreg train -- ...`).
+    public var baselineIfPossible = false
+    /// The target column, for the baseline and for evaluation; nil: model.yaml's.
+    public var target: String?
 
     public init(files: [String: Data], metrics: MetricsFile? = nil, card: String? = nil) {
         self.files = files
@@ -91,6 +101,8 @@ public struct Registration {
     public var commit: ObjectID
     public var branch: String
     public var record: VersionRecord
+    /// What can and cannot be done with a version no runtime here scores; nil when one does.
+    public var note: String?
 }
 
 extension Registry {
@@ -117,8 +129,14 @@ extension Registry {
             blobs[MetricsFile.fileName] = .blob(try repository.writeBlob(data))
             listed.append(VersionFile(path: MetricsFile.fileName, size: data.count, sha256: SHA256.hex(data)))
         }
-        listed.sort { $0.path < $1.path }
         if let card = content.card { _ = try ModelCard.parse(card, file: ModelCard.fileName) }
+        let prior = try head().modelSpecIfPresent(model)
+        let described = try describe(content, spec: modelSpec ?? prior)
+        for (path, data) in described.extraFiles {
+            blobs[path] = .blob(try repository.writeBlob(data))
+            listed.append(VersionFile(path: path, size: data.count, sha256: SHA256.hex(data)))
+        }
+        listed.sort { $0.path < $1.path }
 
         var reserved: String?
         return try retrying(branch: branch) {
@@ -137,8 +155,9 @@ extension Registry {
             var changes = [String: TreeChange]()
             for (path, change) in blobs { changes[dir + "/" + path] = change }
             var spec = try snap.modelSpecIfPresent(model)
-            if spec == nil || modelSpec != nil {
-                var newSpec = modelSpec ?? ModelSpec(name: model)
+            let learned = described.learn(modelSpec ?? spec, model: model)
+            if spec == nil || modelSpec != nil || learned != spec {
+                var newSpec = learned ?? ModelSpec(name: model)
                 if let old = spec {
                     newSpec.description = newSpec.description ?? old.description
                     newSpec.owner = newSpec.owner ?? old.owner
@@ -155,7 +174,9 @@ extension Registry {
                 source: VersionSource(kind: "register", message: message))
             record.task = spec?.task
             record.target = spec?.target
+            if let fingerprint = described.fingerprint { record.data = [fingerprint] }
             prepare(&record)
+            described.apply(to: &record)
             record.model = model
             record.version = version
             record.files = listed
@@ -167,7 +188,8 @@ extension Registry {
             if let message, !message.isEmpty { text += "\n" + message + "\n" }
             text += "\nMreg-Model: \(model)\nMreg-Version: \(version)\n"
             let commit = try self.commit(changes, onBranch: branch, parent: snap.commit, message: text)
-            return Registration(model: model, version: version, commit: commit, branch: branch, record: record)
+            return Registration(model: model, version: version, commit: commit, branch: branch, record: record,
+                                note: described.artifact.note)
         }
     }
 

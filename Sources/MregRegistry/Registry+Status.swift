@@ -11,6 +11,8 @@ public struct ModelStatus {
     /// The environment's absolute gates and requirements for the stable (and canary) version, on
     /// their recorded metrics.
     public var gates: [RuleResult]
+    /// Why no host can serve the deployment with the runtimes here (a version of format `unknown`); nil when they can.
+    public var notServed: String?
     public var passed: Bool { gates.allSatisfy(\.passed) }
 }
 
@@ -46,7 +48,11 @@ extension Registry {
             var models = [ModelStatus]()
             for (name, deployment) in manifest.models.sorted(by: { $0.key < $1.key }) {
                 var gates = [RuleResult]()
+                var notServed: String?
                 for v in [deployment.version] + (deployment.canary.map { [$0.version] } ?? []) {
+                    if let record = try? main.versionRecord(name, v), record.format == VersionRecord.unknownFormat {
+                        notServed = "\(name)@\(v) is format unknown\(record.artifact.map { " ('\($0)')" } ?? ""): no runtime here serves it"
+                    }
                     guard let entry = try main.entry(Snapshot.versionPath(name, v)), entry.kind == .tree,
                         let s = try? versionSummary(snap: main, model: name, version: v, tree: entry.id, cache: cache)
                     else {
@@ -61,7 +67,8 @@ extension Registry {
                         .filter { $0.rule.contains("vs champion") == false }
                         .map { r in var r = r; if v != deployment.version { r.rule = "canary \(v): " + r.rule }; return r }
                 }
-                models.append(ModelStatus(model: name, deployment: deployment, since: try since[name].map { try repository.commit($0) }, gates: gates))
+                models.append(ModelStatus(model: name, deployment: deployment, since: try since[name].map { try repository.commit($0) },
+                                          gates: gates, notServed: notServed))
             }
             result.append(EnvironmentStatus(environment: env.name, models: models))
         }

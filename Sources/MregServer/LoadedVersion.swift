@@ -7,7 +7,7 @@ import MregML
 final class LoadedVersion: Sendable {
     let name: String
     let version: String
-    let model: Model
+    let model: any Scorer
     let stats: VersionStats
     /// Feature name to its position in the model's schema.
     let featureIndex: [String: Int]
@@ -24,7 +24,7 @@ final class LoadedVersion: Sendable {
     /// The ready document (`GET .../ready`), complete.
     let readyBody: [UInt8]
 
-    init(name: String, version: String, model: Model, stats: VersionStats) {
+    init(name: String, version: String, model: any Scorer, stats: VersionStats) {
         self.name = name
         self.version = version
         self.model = model
@@ -47,8 +47,9 @@ final class LoadedVersion: Sendable {
         readyBody = Array(JSONValue.object(["name": .string(name), "version": .string(version), "ready": true]).encoded())
     }
 
-    /// Model metadata in the protocol's shape, plus `parameters` telling the task, the target and the classes.
-    static func metadataDocument(name: String, versions: [String], model: Model) -> JSONValue {
+    /// Model metadata in the protocol's shape, plus `parameters` telling the task, the format, the
+    /// target and algorithm (built-in models; foreign files name neither) and the classes.
+    static func metadataDocument(name: String, versions: [String], model: any Scorer) -> JSONValue {
         let inputs: [JSONValue] = model.features.map { f in
             [
                 "name": .string(f.name), "datatype": f.type == .numeric ? "FP64" : "BYTES", "shape": [-1],
@@ -57,10 +58,13 @@ final class LoadedVersion: Sendable {
         }
         var outputs: [JSONValue]
         var parameters: [String: JSONValue] = [
-            "task": .string(model.task.rawValue), "target": .string(model.target),
-            "algorithm": .string(model.algorithm.rawValue),
+            "task": .string(model.task.rawValue), "format": .string(model.format.rawValue),
             "features": .array(model.features.map { .string($0.name) }),
         ]
+        if let own = model as? Model {
+            parameters["target"] = .string(own.target)
+            parameters["algorithm"] = .string(own.algorithm.rawValue)
+        }
         if model.task == .classification {
             let classes = JSONValue.array((model.classes ?? []).map(JSONValue.string))
             outputs = [

@@ -218,7 +218,7 @@ final class ModelManager: @unchecked Sendable {
         let key = model + "/" + version
         if let v = loaded[key] { return v }
         do throws(ServerError) {
-            let m = try store.loadModel(model, version)
+            let m = try store.loadScorer(model, version)
             let v = LoadedVersion(name: model, version: version, model: m, stats: metrics.stats(model: model, version: version))
             v.warm()
             loaded[key] = v

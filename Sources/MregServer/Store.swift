@@ -154,20 +154,30 @@ struct Store: Sendable {
         }
     }
 
-    /// Reads and validates a version's `model.json`.
-    func loadModel(_ model: String, _ version: String) throws(ServerError) -> Model {
+    /// Loads a version through the model runtime: the artifact and format its `version.yaml` records
+    /// (the reconciler places it beside the files), else a hand-placed `model.json` of any format.
+    func loadScorer(_ model: String, _ version: String) throws(ServerError) -> any Scorer {
         guard hasVersion(model, version) else { throw .notInStore(model: model, version: version) }
-        let file = versionPath(model, version) + "/model.json"
-        let data: Data
+        let dir = versionPath(model, version)
+        let fm = FileManager.default
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
+            let recordFile = dir + "/" + VersionRecord.fileName
+            guard fm.fileExists(atPath: recordFile) else {
+                guard fm.fileExists(atPath: dir + "/model.json") else {
+                    throw ServerError.loadFailed(model: model, version: version, reason: "cannot read '\(dir)/model.json'")
+                }
+                return try ModelRuntime.load(contentsOf: URL(fileURLWithPath: dir + "/model.json"))
+            }
+            let text = try String(contentsOfFile: recordFile, encoding: .utf8)
+            let record = try VersionRecord.parse(text, file: "\(model)/\(version)/\(VersionRecord.fileName)")
+            return try ModelRuntime.load(version: record, folder: "\(model)/\(version)") { path in
+                let file = dir + "/" + path
+                return fm.fileExists(atPath: file) ? try Data(contentsOf: URL(fileURLWithPath: file)) : nil
+            }.scorer
+        } catch let error as ServerError {
+            throw error
         } catch {
-            throw .loadFailed(model: model, version: version, reason: "cannot read '\(file)'")
-        }
-        do {
-            return try Model(data: data)
-        } catch {
-            throw .loadFailed(model: model, version: version, reason: error.description)
+            throw .loadFailed(model: model, version: version, reason: "\(error)")
         }
     }
 }

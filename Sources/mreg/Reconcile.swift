@@ -8,7 +8,7 @@ struct Reconcile: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Make this host serve what deploy/ENV.yaml on the main branch says: pull, materialize, load, heal.",
         discussion: """
-            Each interval (with jitter) asks the remote for the branch tip (a ref advertisement, no fetch) and fetches into a bare mirror only when it moved. The versions this host must serve are written to the store atomically (checksums checked), loaded through the server's repository API, checked ready and smoke-tested before traffic switches. A commit that fails anywhere is applied not at all and not retried until the branch moves. --once does one pass: exit 0 when converged, 1 when not. See docs/reconcile.md.
+            Each interval (with jitter) asks the remote for the branch tip (a ref advertisement, no fetch) and fetches into a bare mirror only when it moved. The versions this host must serve are written to the store atomically (checksums checked), loaded through the server's repository API, checked ready and smoke-tested before traffic switches. A commit that is wrong as a whole (manifest, signature) is applied not at all and not retried until the branch moves; a model this host cannot load is left as it was and reported failed while the others are applied. --once does one pass: exit 0 when converged, 1 when not. See docs/reconcile.md.
 
             Examples:
               mreg reconcile --repo git://git.example.com/registry.git \\

@@ -12,8 +12,16 @@ struct Register: ParsableCommand {
             version.yaml. metrics.json and card.md in the folder (or --metrics/--card) become the
             version's metrics and model card; a card is generated when there is none.
 
-            Example:
+            The model file is recognised by its content (mreg, xgboost-json, xgboost-ubjson,
+            lightgbm-text) or named by --format, loaded and checked, and recorded in version.yaml with
+            its format; the task comes from its objective. Its inputs are the names the file holds, or
+            --features, or model.yaml's features. --data TRAIN.csv writes baseline.json for drift
+            monitoring. A file no runtime scores (a pickle) registers as format unknown, with a note.
+
+            Examples:
               mreg register churn --from build/model --metrics build/metrics.json -m "weekly retrain"
+              mreg register fraud --from out/ --target label --data train.csv
+              mreg register fraud --from out/ --format xgboost-ubjson --features amount,age,country
             """)
 
     @OptionGroup var options: RegistryOptions
@@ -23,6 +31,18 @@ struct Register: ParsableCommand {
 
     @Option(help: "The folder holding the version's files.")
     var from: String
+
+    @Option(help: "The model file's format: mreg, xgboost-json, xgboost-ubjson, lightgbm-text or unknown (default: recognised by content).")
+    var format: String?
+
+    @Option(help: "Input names, comma-separated in the model's feature order, for a model file that names none.")
+    var features: String?
+
+    @Option(help: "The target column (kept in model.yaml): needed by --data and by evaluate --data.")
+    var target: String?
+
+    @Option(help: "The training data (CSV): its statistics become baseline.json for drift monitoring.")
+    var data: String?
 
     @Option(help: "A metrics JSON file: {\"splits\": {\"test\": {...}}} or a flat {\"accuracy\": 0.9}.")
     var metrics: String?
@@ -48,7 +68,11 @@ struct Register: ParsableCommand {
     func run() throws {
         let registry = try options.open()
         registry.reserveOnRemote = !noReserve
-        let content = try VersionContent.read(folder: from, metricsFile: metrics, cardFile: card)
+        var content = try VersionContent.read(folder: from, metricsFile: metrics, cardFile: card)
+        content.format = format
+        content.featureNames = features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        content.target = target
+        content.trainingData = data
         let command = commandLine()
         let result = try registry.register(model: model, content: content, message: message) { record in
             record.source.command = command
@@ -56,10 +80,13 @@ struct Register: ParsableCommand {
         if json {
             printJSON([
                 "model": .string(result.model), "version": .string(result.version), "commit": .string(result.commit.hex),
-                "branch": .string(shortName(result.branch)),
+                "branch": .string(shortName(result.branch)), "format": .string(result.record.format ?? VersionRecord.unknownFormat),
+                "artifact": result.record.artifact.map(JSONValue.string) ?? .null, "note": result.note.map(JSONValue.string) ?? .null,
             ])
         } else {
-            print("Registered \(result.model)@\(result.version) on \(shortName(result.branch)) (commit \(result.commit.short))")
+            let format = result.record.format.map { " (\($0)\(result.record.artifact.map { ", \($0)" } ?? ""))" } ?? ""
+            print("Registered \(result.model)@\(result.version)\(format) on \(shortName(result.branch)) (commit \(result.commit.short))")
+            if let note = result.note { print("note: \(note)") }
         }
     }
 }

@@ -7,7 +7,7 @@ struct Serve: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve models from a store over the Open Inference Protocol (KServe V2 REST).",
         discussion: """
-            Serves STORE/MODEL/VERSION/model.json as the reconciler lays it out. STORE/MODEL/serving.json \
+            Serves STORE/MODEL/VERSION (the artifact its version.yaml names, else model.json) as the reconciler lays it out. STORE/MODEL/serving.json \
             says which version (and canary) each model serves; the repository endpoints \
             (POST /v2/repository/models/NAME/load and .../unload) change it with a hot swap.
 

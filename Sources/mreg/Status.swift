@@ -43,6 +43,7 @@ struct Status: ParsableCommand {
                     var o: [String: JSONValue] = [
                         "model": .string(m.model), "deployment": m.deployment.json, "gatesPassed": .bool(m.passed),
                         "failedGates": .array(m.gates.filter { !$0.passed }.map { .string("\($0.rule): \($0.detail)") }),
+                        "notServed": m.notServed.map(JSONValue.string) ?? .null,
                     ]
                     if let s = m.since {
                         o["since"] = ["commit": .string(s.id.hex), "author": .string(s.author.formatted),
@@ -59,7 +60,7 @@ struct Status: ParsableCommand {
             for m in e.models {
                 let failed = m.gates.filter { !$0.passed }.map(\.rule)
                 rows.append([
-                    e.environment, m.model, m.deployment.text, m.since.map { dateText($0.committer.time) } ?? "-",
+                    e.environment, m.model, m.deployment.text + (m.notServed == nil ? "" : " (NOT SERVED: format unknown)"), m.since.map { dateText($0.committer.time) } ?? "-",
                     m.since?.id.short ?? "-", m.since?.author.name ?? "-", failed.isEmpty ? "pass" : "FAIL: " + failed.joined(separator: ", "),
                 ])
             }
@@ -84,13 +85,16 @@ extension Status {
                 let s = r.status
                 let models = (s?["models"]?.arrayValue ?? []).compactMap { m -> String? in
                     guard let name = m["name"]?.stringValue else { return nil }
+                    if m["state"]?.stringValue == "failed" { return "\(name) NOT SERVED" }
                     let serving = m["serving"]?["version"]?.stringValue ?? "-"
                     let canary = m["serving"]?["canary"].flatMap { c in
                         c["version"]?.stringValue.map { " +\($0) \(c["weight"]?.intValue ?? 0)%" }
                     } ?? ""
                     return "\(name)@\(serving)\(canary)"
                 }
-                let problem = r.error ?? (r.state == "converged" ? nil : s?["failed"]?["reason"]?.stringValue ?? s?["lastError"]?["message"]?.stringValue)
+                let notServed = r.notServed.map { "\($0.model): \($0.reason)" }.joined(separator: "; ")
+                let problem = r.error ?? (r.state == "converged" ? nil : r.state == "degraded" ? notServed
+                    : s?["failed"]?["reason"]?.stringValue ?? s?["lastError"]?["message"]?.stringValue)
                 rows.append([
                     s?["host"]?.stringValue ?? "?", r.url, r.state,
                     s?["appliedCommit"]?.stringValue.map { String($0.prefix(12)) } ?? "-",

@@ -221,22 +221,26 @@ final class Lab: @unchecked Sendable {
     }
 
     /// Writes a version folder (artifact, metrics, version.yaml with checksums) in the clone.
-    func addVersion(_ model: String, _ version: String, artifact: Data? = nil, corruptAfterRecord: Bool = false) {
+    /// `file` and `format` name the artifact as version.yaml records it (nil: an old version that records none).
+    func addVersion(_ model: String, _ version: String, artifact: Data? = nil, corruptAfterRecord: Bool = false,
+                    file: String = "model.json", format: String? = nil) {
         let data = artifact ?? artifacts[(Names.versionNumber(version)! - 1) % artifacts.count]
         let folder = "work/models/\(model)/\(version)"
         let metrics = Data("{\"schemaVersion\":1,\"splits\":{\"test\":{\"accuracy\":0.97}}}\n".utf8)
-        let record = VersionRecord(
+        var record = VersionRecord(
             model: model, version: version, created: "2026-01-01T00:00:00Z", author: "Ada Tester <ada@example.com>",
             source: VersionSource(kind: "register"),
             files: [
                 VersionFile(path: "metrics.json", size: metrics.count, sha256: SHA256.hex(metrics)),
-                VersionFile(path: "model.json", size: data.count, sha256: SHA256.hex(data)),
+                VersionFile(path: file, size: data.count, sha256: SHA256.hex(data)),
             ])
+        record.format = format
+        record.artifact = format == nil ? nil : file
         dir.write(folder + "/version.yaml", record.render())
         try! metrics.write(to: URL(fileURLWithPath: dir.sub(folder + "/metrics.json")))
         var stored = data
         if corruptAfterRecord { stored[stored.count / 2] ^= 0x20 }
-        try! stored.write(to: URL(fileURLWithPath: dir.sub(folder + "/model.json")))
+        try! stored.write(to: URL(fileURLWithPath: dir.sub(folder + "/" + file)))
     }
 
     func setManifest(_ models: [String: Deployment], allowEmpty: Bool = false, environment: String = "production") {

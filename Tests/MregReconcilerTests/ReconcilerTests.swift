@@ -187,3 +187,46 @@ import Testing
         #expect(records.count == 1, "two smoke tests ran, one request was real: \(records)")
     }
 }
+
+/// One model a host cannot load never blocks the others of its environment.
+@Suite(.serialized) struct UnservableModelTests {
+    @Test func aModelTheHostCannotLoadIsReportedAndTheRestIsServed() async throws {
+        let lab = try Lab()
+        defer { lab.close() }
+        let reconciler = try Reconciler(configuration: lab.configuration())
+        #expect(await reconciler.pass().outcome == .applied)
+        // A pickle (no runtime here), an XGBoost file the server refuses, and a real change to penguins.
+        lab.addVersion("sk", "v1", artifact: Data("\u{80}\u{04}pickle".utf8), file: "model.pkl", format: "unknown")
+        lab.addVersion("bad", "v1", artifact: Data("{\"learner\": {\"objective\": {}}}".utf8), format: "xgboost-json")
+        lab.addVersion("penguins", "v2")
+        lab.setManifest(["penguins": Deployment(version: "v2"), "sk": Deployment(version: "v1"), "bad": Deployment(version: "v1")])
+        let tip = lab.push("three models")
+        let pass = await reconciler.pass()
+        #expect(pass.outcome == .applied, "\(pass)")
+        #expect(pass.detail?.contains("not served: bad (") == true, "\(pass.detail ?? "")")
+        let serving = try await lab.serving()
+        #expect(serving["penguins"] == ServingTarget(version: "v2"))
+        #expect(serving["sk"] == nil && serving["bad"] == nil)
+        #expect(await infer(lab.server.url) == 200)
+        let status = reconciler.board.current
+        #expect(status.appliedCommit == tip && status.failed == nil && !status.converged)
+        let rows = Dictionary(uniqueKeysWithValues: status.models.map { ($0.name, $0) })
+        #expect(rows["penguins"]?.state == "serving")
+        #expect(rows["sk"]?.state == "failed")
+        #expect(rows["sk"]?.reason == "sk@v1 is format 'unknown' ('model.pkl'): no runtime on this host serves it")
+        #expect(rows["bad"]?.state == "failed")
+        #expect(rows["bad"]?.reason?.contains("bad/v1/model.json") == true, "\(rows["bad"]?.reason ?? "")")
+        let json = status.json.encodedString()
+        #expect(json.contains("\"reason\":\"sk@v1 is format 'unknown'"), "\(json)")
+        // Nothing is retried until the manifest changes; the broken folders are not left in the store.
+        let loads = status.counters.loads
+        #expect(await reconciler.pass().outcome == .unchanged)
+        #expect(reconciler.board.current.counters.loads == loads)
+        #expect(lab.versionFolders("bad").isEmpty && lab.versionFolders("sk").isEmpty)
+        // Dropping them from the manifest converges.
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        lab.push("drop the broken models")
+        #expect(await reconciler.pass().outcome == .applied)
+        #expect(reconciler.board.current.converged)
+    }
+}
