@@ -111,7 +111,7 @@ import FoundationNetworking
         """
 
     @Test(.enabled(if: PythonEnvironment.available, "needs python3 and pip for the parity venv"))
-    func externalXGBoostTrainerGetsFormatTaskAndBaseline() throws {
+    func externalXGBoostTrainerGetsFormatTaskAndBaseline() async throws {
         guard case .success(let python) = PythonEnvironment.interpreter else { return }
         let dir = TempDir("e2e-foreign-train")
         defer { dir.remove() }
@@ -139,5 +139,47 @@ import FoundationNetworking
         let report = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any]
         let accuracy = (report?["metrics"] as? [String: Any])?["accuracy"] as? Double ?? 0
         #expect(accuracy > 0.9, "\(e.stdout)")
+
+        // Served with capture, then monitored against the baseline the registration wrote: rows
+        // like the training data show no drift, shifted ones do.
+        let store = dir.sub("store")
+        try FileManager.default.createDirectory(atPath: store + "/fraud", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: reg + "/models/fraud/v1", toPath: store + "/fraud/v1")
+        let capture = dir.sub("capture")
+        let (serve, server) = try startServe(store: store, log: dir.sub("serve.log"), capture: capture)
+        let rows = Self.trainingCSV().split(separator: "\n").dropFirst().map { $0.split(separator: ",").dropLast().map { Double($0)! } }
+        func send(_ batch: ArraySlice<[Double]>, shift: Double) async -> Int {
+            let inputs = (0..<4).map { f -> [String: Any] in
+                ["name": "x\(f)", "shape": [batch.count], "datatype": "FP64", "data": batch.map { $0[f] + (f == 0 ? shift : 0) }]
+            }
+            let body = String(decoding: try! JSONSerialization.data(withJSONObject: ["inputs": inputs]), as: UTF8.self)
+            return await httpJSON("POST", server + "/v2/models/fraud/versions/v1/infer", body: body).0
+        }
+        func capturedRecords() -> Int {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: capture)) ?? []
+            return files.filter { $0.hasSuffix(".jsonl") }.reduce(0) { n, f in
+                n + ((try? String(contentsOfFile: capture + "/" + f, encoding: .utf8))?.split(separator: "\n").count ?? 0)
+            }
+        }
+        for chunk in stride(from: 0, to: 200, by: 20) { #expect(await send(rows[chunk..<chunk + 20], shift: 0) == 200) }
+        // Wait on the fact (ten records on disk), bounded.
+        let deadline = Date().addingTimeInterval(30)
+        while capturedRecords() < 10 && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
+        let normal = mreg(["monitor", "fraud@v1", "--capture", capture], in: reg)
+        #expect(normal.status == 0, "rows like the training data: \(normal.stdout) \(normal.stderr)")
+        let middle = Int64(Date().timeIntervalSince1970 * 1000) + 1
+        while Int64(Date().timeIntervalSince1970 * 1000) <= middle { try await Task.sleep(nanoseconds: 1_000_000) }
+        for chunk in stride(from: 200, to: 400, by: 20) { #expect(await send(rows[chunk..<chunk + 20], shift: 3) == 200) }
+        serve.stop()  // drains the capture queue: every record is on disk
+        let drifted = mreg(["monitor", "fraud@v1", "--capture", capture, "--since", isoMillis(middle)], in: reg)
+        #expect(drifted.status == 1, "\(drifted.stdout) \(drifted.stderr)")
+        #expect(drifted.stdout.contains("x0") && drifted.stdout.contains("DRIFT"), "\(drifted.stdout)")
+    }
+
+    /// Milliseconds since 1970 as the ISO 8601 time `--since` takes.
+    func isoMillis(_ millis: Int64) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 }

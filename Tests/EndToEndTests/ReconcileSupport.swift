@@ -100,9 +100,10 @@ final class Daemon: @unchecked Sendable {
 }
 
 /// `mreg serve --port 0`; the URL from its first line.
-func startServe(store: String, log: String) throws -> (Daemon, String) {
+func startServe(store: String, log: String, capture: String? = nil) throws -> (Daemon, String) {
     try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
-    let d = try Daemon(mregBinary, ["serve", "--store", store, "--port", "0"], stdout: true, stderr: log)
+    let capturing = capture.map { ["--capture", $0, "--capture-percent", "100"] } ?? []
+    let d = try Daemon(mregBinary, ["serve", "--store", store, "--port", "0"] + capturing, stdout: true, stderr: log)
     guard let line = d.readLine(), line.hasPrefix("listening on ") else {
         d.stop()
         throw Daemon.DidNotStart(what: "mreg serve")
