@@ -36,6 +36,7 @@ public struct PassRecord: Sendable, Equatable {
         ]
         o["commit"] = commit.map(JSONValue.string) ?? .null
         o["detail"] = detail.map(JSONValue.string) ?? .null
+        if repeatsPrevious { o["repeatsPrevious"] = true }
         return .object(o)
     }
 
@@ -52,6 +53,7 @@ public struct PassRecord: Sendable, Equatable {
               let outcome = json["outcome"]?.stringValue.flatMap(PassOutcome.init(rawValue:)) else { return nil }
         self.init(started: started, seconds: json["durationSeconds"]?.doubleValue ?? 0, outcome: outcome,
                   commit: json["commit"]?.stringValue, detail: json["detail"]?.stringValue)
+        repeatsPrevious = json["repeatsPrevious"]?.boolValue ?? false
     }
 }
 
