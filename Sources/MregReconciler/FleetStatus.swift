@@ -71,7 +71,7 @@ public enum FleetStatus {
                     }
                     return HostReport(url: url, status: json, error: nil)
                 } catch {
-                    return HostReport(url: url, status: nil, error: (error as NSError).localizedDescription)
+                    return HostReport(url: url, status: nil, error: networkErrorText(error, timeout: timeout))
                 }
             }
             group.addTask {

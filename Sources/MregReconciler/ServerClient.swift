@@ -47,12 +47,14 @@ public final class ServerClient: Sendable {
     public let baseURL: String
     let token: String?
     let session: URLSession
+    let timeout: TimeInterval
 
     public init(baseURL: String, token: String?, timeout: TimeInterval = 10) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
         self.token = token
+        self.timeout = timeout
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout * 3
@@ -77,7 +79,7 @@ public final class ServerClient: Sendable {
         do {
             (data, response) = try await session.settledData(for: request)
         } catch {
-            throw .unreachable((error as NSError).localizedDescription)
+            throw .unreachable(networkErrorText(error, timeout: timeout))
         }
         guard let http = response as? HTTPURLResponse else { throw .unreachable("not an HTTP response") }
         let document = data.isEmpty ? nil : try? JSONValue.parse(data)

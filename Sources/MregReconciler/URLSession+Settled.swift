@@ -24,3 +24,18 @@ extension URLSession {
         }
     }
 }
+
+/// A network error for a terminal: `timed out after 10 s`, `connection refused`, never
+/// "NSURLErrorDomain error -1001".
+func networkErrorText(_ error: Error, timeout: TimeInterval) -> String {
+    guard let url = error as? URLError else { return (error as NSError).localizedDescription }
+    switch url.code {
+    case .timedOut: return "timed out after \(Int(timeout.rounded())) s"
+    case .cannotConnectToHost: return "connection refused"
+    case .cannotFindHost, .dnsLookupFailed: return "host not found"
+    case .networkConnectionLost: return "the connection was closed before the answer"
+    case .badServerResponse: return "not an HTTP answer"
+    case .notConnectedToInternet: return "no network"
+    default: return "network error \(url.code.rawValue)"
+    }
+}

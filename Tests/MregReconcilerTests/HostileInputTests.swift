@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 import MregCore
 import MregTestSupport
 import Testing
@@ -46,5 +49,19 @@ import Testing
         // A bare repository is opened as it is.
         git(["init", "-q", "--bare", dir.sub("bare.git")], in: dir.path)
         #expect(try Reconciler.openMirror(dir.sub("bare.git"), own: false, branch: "main").isBare)
+    }
+
+    @Test func networkErrorsReadAsWordsNotCodes() async {
+        #expect(networkErrorText(URLError(.timedOut), timeout: 10) == "timed out after 10 s")
+        #expect(networkErrorText(URLError(.cannotConnectToHost), timeout: 10) == "connection refused")
+        // A real refused connection, through the client the reconciler uses.
+        let client = ServerClient(baseURL: "http://127.0.0.1:\(freePort())", token: nil, timeout: 5)
+        do {
+            _ = try await client.call("GET", "/v2/health/ready")
+            Issue.record("a closed port answered")
+        } catch {
+            #expect("\(error)".contains("connection refused"), "\(error)")
+            #expect(!"\(error)".contains("NSURLErrorDomain"))
+        }
     }
 }
