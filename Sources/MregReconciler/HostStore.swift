@@ -44,7 +44,15 @@ public struct VersionMarker: Sendable, Equatable {
 public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String
     public var reason: String
+    /// The host's fault, not the commit's (a full disk, an I/O error, too many open files): the
+    /// pass is retried with backoff rather than the commit refused for good.
+    public var transient = false
     public var description: String { "'\(path)': \(reason)" }
+
+    /// Whether a failed system call's `errno` is a passing condition of the host.
+    static func isTransient(_ code: Int32) -> Bool {
+        [ENOSPC, EDQUOT, EIO, EMFILE, ENFILE, ENOMEM, EAGAIN, EINTR, EBUSY].contains(code)
+    }
 }
 
 /// What a version folder in the store looks like compared with the registry.
@@ -294,7 +302,8 @@ public final class HostStore: @unchecked Sendable {
     }
 
     private func posixError(_ path: String, _ function: String) -> StoreError {
-        StoreError(path: path, reason: "\(function) failed: \(String(cString: strerror(errno)))")
+        let code = errno
+        return StoreError(path: path, reason: "\(function) failed: \(String(cString: strerror(code)))", transient: StoreError.isTransient(code))
     }
 
     private func subfolders(_ path: String) -> [String] {

@@ -97,6 +97,10 @@ extension Reconciler {
             do {
                 let path = try stage(item.model, item.version, revision)
                 staged.append((item.model, item.version, path, item.reason != "missing"))
+            } catch let transient as TransientError {
+                // The host's fault (a full disk): nothing is kept, and the pass is tried again.
+                for s in staged { try? FileManager.default.removeItem(atPath: s.path) }
+                throw transient
             } catch {
                 failed[item.model] = "\(error)"
                 for s in staged where s.model == item.model { try? FileManager.default.removeItem(atPath: s.path) }
@@ -168,6 +172,8 @@ extension Reconciler {
         do {
             return try store.stage(model: model, version: version, commit: revision.commit.hex,
                                    files: content.files, extra: [VersionRecord.fileName: content.versionYAML])
+        } catch where error.transient {
+            throw TransientError(description: "staging \(model)@\(version): \(error); retrying")
         } catch {
             throw RevisionRejected("\(error)")
         }

@@ -150,6 +150,48 @@ import Testing
         #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v2"))
     }
 
+    /// A store on a small tmpfs (needs root to mount; skipped, visibly, without it).
+    static let canMount: Bool = {
+        let probe = NSTemporaryDirectory() + "mreg-mount-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        guard run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe]).status == 0 else { return false }
+        _ = run("umount", [probe])
+        return true
+    }()
+
+    @Test(.enabled(if: FaultTests.canMount, "needs root to mount a small tmpfs as a full disk"))
+    func aDiskThatFilledWhileStagingIsRetriedOnceThereIsRoom() async throws {
+        let lab = try Lab()
+        defer {
+            _ = run("umount", ["-l", lab.store])
+            lab.close()
+        }
+        #expect(run("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", lab.store]).status == 0)
+        let reconciler = try Reconciler(configuration: lab.configuration())
+        #expect(await reconciler.pass().outcome == .applied)
+        // The disk fills up; v2 (a 1 MB artifact) cannot be staged.
+        var filled = 0
+        while filled < 64, FileManager.default.createFile(atPath: lab.store + "/filler-\(filled)", contents: Data(count: 256 * 1024)) {
+            filled += 1
+        }
+        let model = try String(contentsOfFile: lab.store + "/penguins/v1/model.json", encoding: .utf8)
+        lab.addVersion("penguins", "v2", artifact: Data((model + String(repeating: " ", count: 1 << 20)).utf8))
+        lab.setManifest(["penguins": Deployment(version: "v2")])
+        let tip = lab.push("v2 while the disk is full")
+        let full = await reconciler.pass()
+        #expect(full.outcome == .error, "\(full)")
+        #expect(full.detail?.contains("retrying") == true, "\(full.detail ?? "")")
+        #expect(reconciler.board.current.failed == nil, "a full disk is not the commit's fault")
+        #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v1"))
+        // Room again: the next pass applies the same commit, nobody pushes anything.
+        for i in 0...filled { try? FileManager.default.removeItem(atPath: lab.store + "/filler-\(i)") }
+        let retried = await reconciler.pass()
+        #expect(retried.outcome == .applied, "\(retried)")
+        #expect(reconciler.board.current.appliedCommit == tip)
+        #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v2"))
+    }
+
     @Test func modelServerDownIsRetriedNotRefused() async throws {
         let (lab, reconciler) = try await served()
         defer { lab.close() }
