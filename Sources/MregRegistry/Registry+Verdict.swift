@@ -55,8 +55,9 @@ extension Registry {
         let record = try snap.versionRecord(model, version)
         let card = try snap.card(model, version)
         let metricsFile = try snap.metrics(model, version)
+        let declaredTask = try snap.modelSpecIfPresent(model)?.task
         var gates = env.gates.check(GateInput(
-            task: record.task ?? (try? snap.modelSpec(model))?.task, metrics: change.metrics, champion: champion,
+            task: record.task ?? declaredTask, metrics: change.metrics, champion: champion,
             cardMissing: card?.missingFields,
             cardMismatches: card.map { Registry.cardMetricIssues(card: $0, metrics: metricsFile) } ?? []))
         gates.append(RuleResult(rule: "integrity", passed: change.integrity.isEmpty,
