@@ -9,6 +9,9 @@ struct Plan: Sendable {
     var materialize: [(model: String, version: String, reason: String)] = []
     /// Models whose serving state must change, with the target.
     var loads: [(model: String, target: ServingTarget)] = []
+    /// Versions the server serves whose folders are being rewritten (main's history redefined them,
+    /// or their files were changed on disk): the server must read them again, whatever their name.
+    var reloads: [String: [String]] = [:]
     /// mreg's models that the revision no longer names on this host.
     var unloads: [String] = []
     /// mreg's version folders no longer wanted (removed after the switch).
@@ -25,6 +28,7 @@ struct Plan: Sendable {
         var parts = [String]()
         if !materialize.isEmpty { parts.append("write " + materialize.map { "\($0.model)@\($0.version)" }.joined(separator: ", ")) }
         if !loads.isEmpty { parts.append("serve " + loads.map { "\($0.model) \($0.target)" }.joined(separator: ", ")) }
+        if !reloads.isEmpty { parts.append("reload " + reloads.keys.sorted().flatMap { m in reloads[m]!.map { "\(m)@\($0)" } }.joined(separator: ", ")) }
         if !unloads.isEmpty { parts.append("unload " + unloads.joined(separator: ", ")) }
         if !removals.isEmpty { parts.append("remove " + removals.map { "\($0.model)@\($0.version)" }.joined(separator: ", ")) }
         return parts.joined(separator: "; ")
@@ -51,13 +55,16 @@ extension Reconciler {
                 switch store.check(model, version, files: record.files) {
                 case .intact: break
                 case .missing: plan.materialize.append((model, version, "missing"))
-                case .damaged(let why): plan.materialize.append((model, version, why))
+                case .damaged(let why):
+                    plan.materialize.append((model, version, why))
+                    // Content, not the name, decides: a served version whose files change is read again.
+                    if serving[model]?.versions.contains(version) == true { plan.reloads[model, default: []].append(version) }
                 case .foreign:
                     plan.refusal = "store folder '\(model)/\(version)' was not placed by mreg and differs from the registry; move it away"
                     return plan
                 }
             }
-            if serving[model] != target { plan.loads.append((model, target)) }
+            if serving[model] != target || plan.reloads[model] != nil { plan.loads.append((model, target)) }
         }
         for model in managed.keys.sorted() {
             // A model left as it is keeps the folders of what it serves.
@@ -128,7 +135,7 @@ extension Reconciler {
                 let previous = serving[model]
                 touched.append((model, previous))
                 do {
-                    try await load(model, target, previous: previous)
+                    try await load(model, target, previous: previous, reload: plan.reloads[model] ?? [])
                 } catch let rejected as RevisionRejected {
                     failed[model] = rejected.reason
                     touched.removeLast()
@@ -181,7 +188,7 @@ extension Reconciler {
 
     /// Loads one model's target: each new version warmed beside the serving one with no traffic and
     /// tried, then the switch, then every version checked.
-    private func load(_ model: String, _ target: ServingTarget, previous: ServingTarget?) async throws {
+    private func load(_ model: String, _ target: ServingTarget, previous: ServingTarget?, reload: [String] = []) async throws {
         if let previous {
             for version in target.versions where !previous.versions.contains(version) {
                 try await serverCall("load \(model)@\(version)") {
@@ -190,7 +197,7 @@ extension Reconciler {
                 try await check(model, version)
             }
         }
-        try await serverCall("load \(model) \(target)") { try await self.client.load(model, target) }
+        try await serverCall("load \(model) \(target)") { try await self.client.load(model, target, reload: reload) }
         for version in target.versions { try await check(model, version) }
     }
 

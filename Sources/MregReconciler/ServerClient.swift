@@ -114,13 +114,15 @@ public final class ServerClient: Sendable {
         return out
     }
 
-    /// Loads (and warms) the versions of `target` and makes it the model's serving state, atomically.
-    public func load(_ model: String, _ target: ServingTarget) async throws(ServerCallError) {
+    /// Loads (and warms) the versions of `target` and makes it the model's serving state, atomically;
+    /// versions in `reload` are read again from the store although loaded (their files changed).
+    public func load(_ model: String, _ target: ServingTarget, reload: [String] = []) async throws(ServerCallError) {
         var parameters: [String: JSONValue] = ["version": .string(target.version)]
         if let c = target.canary {
             parameters["canary_version"] = .string(c.version)
             parameters["canary_weight"] = .number(Double(c.weight))
         }
+        if !reload.isEmpty { parameters["reload"] = .array(reload.sorted().map(JSONValue.string)) }
         _ = try expectOK(try await call("POST", "/v2/repository/models/\(model)/load", body: ["parameters": .object(parameters)], admin: true))
     }
 

@@ -70,8 +70,9 @@ final class ModelManager: @unchecked Sendable {
             try self.checkName(model)
             guard self.store.hasModel(model) else { throw .notInStore(model: model, version: nil) }
             let state = try self.requestedState(model, parameters)
+            let reload = try self.reloadParameter(parameters, state: state)
             do throws(ServerError) {
-                try self.apply(model, state, persist: true)
+                try self.apply(model, state, persist: true, reload: reload)
             } catch {
                 self.metrics.repository.add(0)
                 throw error
@@ -144,7 +145,23 @@ final class ModelManager: @unchecked Sendable {
         }
     }
 
-    static let loadParameters = ["version", "canary_version", "canary_weight"]
+    static let loadParameters = ["version", "canary_version", "canary_weight", "reload"]
+
+    /// `parameters.reload`: versions of the requested state to read again from the store although
+    /// they are loaded (their folder was rewritten: a history rewrite redefined them, or the files
+    /// were repaired). The new one replaces the old in one swap, so nothing fails meanwhile.
+    private func reloadParameter(_ body: JSONValue?, state: ServingState) throws(ServerError) -> Set<String> {
+        guard let value = body?["parameters"]?["reload"], !value.isNull else { return [] }
+        guard let items = value.arrayValue else { throw .invalidRequest("parameter 'reload' must be a list of version names") }
+        var out = Set<String>()
+        for item in items {
+            guard let v = item.stringValue, Names.versionNumber(v) != nil, v == state.version || v == state.canaryVersion else {
+                throw .invalidRequest("parameter 'reload' may name only the versions being loaded")
+            }
+            out.insert(v)
+        }
+        return out
+    }
 
     /// The state a load call asks for: `version` (default: the one served now, or the only one in the
     /// store), and optionally `canary_version` with `canary_weight` (0-100). Leaving the canary out
@@ -204,19 +221,20 @@ final class ModelManager: @unchecked Sendable {
     }
 
     /// Loads (or reuses) the versions a state names, then records the state; nothing changes on failure.
-    private func apply(_ model: String, _ state: ServingState, persist: Bool) throws(ServerError) {
+    private func apply(_ model: String, _ state: ServingState, persist: Bool, reload: Set<String> = []) throws(ServerError) {
         guard let version = state.version else { return }
-        _ = try warmVersion(model, version)
-        if let canary = state.canaryVersion { _ = try warmVersion(model, canary) }
+        _ = try warmVersion(model, version, fresh: reload.contains(version))
+        if let canary = state.canaryVersion { _ = try warmVersion(model, canary, fresh: reload.contains(canary)) }
         if persist { try store.writeState(model, state) }
         states[model] = state
         metrics.repository.add(1)
     }
 
-    /// A warm version from the cache, or read, validated and warmed now.
-    private func warmVersion(_ model: String, _ version: String) throws(ServerError) -> LoadedVersion {
+    /// A warm version from the cache, or read, validated and warmed now; `fresh` reads it again
+    /// even when cached, and the cached one stays if that fails.
+    private func warmVersion(_ model: String, _ version: String, fresh: Bool = false) throws(ServerError) -> LoadedVersion {
         let key = model + "/" + version
-        if let v = loaded[key] { return v }
+        if !fresh, let v = loaded[key] { return v }
         do throws(ServerError) {
             let m = try store.loadScorer(model, version)
             let v = LoadedVersion(name: model, version: version, model: m, stats: metrics.stats(model: model, version: version))

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 import MregCore
 import MregReconciler
 import MregTestSupport
@@ -120,6 +123,27 @@ import Testing
         #expect(reconciler.board.current.appliedCommit == rewritten)
         #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v1"))
         #expect(lab.versionFolders("penguins") == ["v1"])
+    }
+
+    /// A force-pushed main redefines v1 (same name, other content): the store folder is rewritten
+    /// and the server reads it again, since content, not the name, decides what is served.
+    @Test func aVersionRedefinedByAHistoryRewriteIsReloaded() async throws {
+        let (lab, reconciler) = try await served()
+        defer { lab.close() }
+        func algorithm() async -> String? {
+            guard let (data, _) = try? await URLSession.shared.data(from: URL(string: lab.server.url + "/v2/models/penguins/versions/v1")!) else { return nil }
+            return (try? JSONValue.parse(data))?["parameters"]?["algorithm"]?.stringValue
+        }
+        #expect(await algorithm() == "logistic")
+        lab.addVersion("penguins", "v1", artifact: gbdtArtifact)
+        git(["add", "-A"], in: lab.work)
+        git(["commit", "-q", "--amend", "-m", "v1, redefined"], in: lab.work)
+        #expect(git(["push", "-q", "--force", "origin", "main"], in: lab.work).status == 0)
+        let pass = await reconciler.pass()
+        #expect(pass.outcome == .applied, "\(pass)")
+        #expect(pass.detail?.contains("reload penguins@v1") == true, "\(pass.detail ?? "")")
+        #expect(await algorithm() == "gbdt", "the server serves what the folder now holds")
+        #expect(await infer(lab.server.url) == 200)
     }
 
     @Test func remoteDownAndBack() async throws {

@@ -37,6 +37,12 @@ let artifacts: [Data] = {
     }
 }()
 
+/// A penguin classifier of another algorithm (gradient-boosted trees), for a redefined version.
+let gbdtArtifact: Data = {
+    let table = try! Table.readCSV(at: URL(fileURLWithPath: packageRoot + "/templates/files/data/penguins.csv"))
+    return try! train(TrainRequest(table: table, target: "species", algorithm: .gbdt, params: ["max_iter": "5"])).artifact.encoded()
+}()
+
 /// A process started by a test with posix_spawn (Foundation's Process misbehaves with daemons);
 /// stdout may be read line by line, stderr goes to a file.
 final class Spawned: @unchecked Sendable {

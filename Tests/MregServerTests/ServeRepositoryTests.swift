@@ -193,6 +193,9 @@ import Testing
             (#"{"parameters": {"version": "v2", "canary_weight": 5}}"#, "needs 'canary_version'"),
             (#"{"parameters": {"version": "v2", "canary_version": "v2", "canary_weight": 5}}"#, "is the same as 'version'"),
             (#"{"parameters": ["#, "not valid JSON"),
+            (#"{"parameters": {"version": "v2", "reload": "v2"}}"#, "'reload' must be a list of version names"),
+            (#"{"parameters": {"version": "v2", "reload": ["v1"]}}"#, "'reload' may name only the versions being loaded"),
+            (#"{"parameters": {"version": "v2", "reload": [2]}}"#, "'reload' may name only the versions being loaded"),
         ] {
             let reply = try await server.admin("/v2/repository/models/penguins/load", params)
             #expect(reply.status == 400, "\(params): \(reply.text)")
