@@ -63,8 +63,11 @@ extension Repository {
             do throws(GitError) {
                 try updateReference(branch, to: target, expected: expected, message: message)
             } catch {
-                if !changed.isEmpty { try? syncWorkingTree(from: newTree, to: oldTree ?? ObjectID.emptyTree, paths: changed) }
-                removeMoveJournal()
+                // Put the files back; if even that fails, the journal stays and the next command repairs.
+                do throws(GitError) {
+                    if !changed.isEmpty { try syncWorkingTree(from: newTree, to: oldTree ?? ObjectID.emptyTree, paths: changed) }
+                    removeMoveJournal()
+                } catch {}
                 throw error
             }
             removeMoveJournal()

@@ -100,7 +100,14 @@ struct JSONLinesParser {
         var bad = [(line: Int, reason: String)]()
         var rows = 0
         for record in records {
-            guard case .object(let fields)? = try? JSONValue.parse(Data(record.bytes), maxDepth: 16) else {
+            let parsed: JSONValue
+            do {
+                parsed = try JSONValue.parse(Data(record.bytes), maxDepth: 16)
+            } catch {
+                bad.append((record.line, "invalid JSON: \(error)"))
+                continue
+            }
+            guard case .object(let fields) = parsed else {
                 bad.append((record.line, "not a JSON object"))
                 continue
             }

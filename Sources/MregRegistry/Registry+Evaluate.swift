@@ -244,7 +244,7 @@ extension Registry {
         let remotes = try repository.remoteNames()
         if let base {
             if let slash = base.firstIndex(of: "/"), remotes.contains(String(base[..<slash])) { mainRemote = String(base[..<slash]) }
-            guard let found = (try? repository.resolveCommit(base)) ?? nil else {
+            guard let found = try repository.resolveCommit(base) else {
                 throw RegistryError.invalidInput("--base '\(base)' names no commit here; fetch it first (git fetch origin \(base)), or fetch the whole history (fetch-depth: 0)")
             }
             // A branch (or its tip) that moved on since HEAD left it: compare with where HEAD left it.

@@ -108,11 +108,22 @@ extension Registry {
         var probe = dir
         let fm = FileManager.default
         while !fm.fileExists(atPath: probe), probe != "/" { probe = (probe as NSString).deletingLastPathComponent }
-        guard let repo = try? Repository.open(at: probe, search: true) else { return nil }
+        guard let repo = try openIfPresent(probe) else { return nil }
         guard let workdir = repo.workdir else {
             throw RegistryError.invalidInput("'\(dir)' is inside the bare repository at '\(repo.gitDir)'")
         }
         return workdir.count > 1 && workdir.hasSuffix("/") ? String(workdir.dropLast()) : workdir
+    }
+
+    /// The repository at or above `path`; nil only when there is none (GIT_ENOTFOUND), any other
+    /// failure (a damaged repository) is thrown.
+    static func openIfPresent(_ path: String) throws -> Repository? {
+        do throws(GitError) {
+            return try Repository.open(at: path, search: true)
+        } catch {
+            if error.code == -3 { return nil }
+            throw error
+        }
     }
 
     /// A CI template made to run on the registry folder `folder` of a larger repository: its

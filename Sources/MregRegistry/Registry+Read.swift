@@ -209,7 +209,7 @@ extension Registry {
             let parentTree = try parent.map { p in try repository.treeID(ofCommit: p) }
             let oldModel = try parentTree.flatMap { t in try repository.entry(at: modelPath, inTree: t)?.id }
             let oldDeploy = try parentTree.flatMap { t in try repository.entry(at: deployPath, inTree: t)?.id }
-            let forced = oldDeploy != entries[1] ? landedForceReason(info) : nil
+            let forced = oldDeploy != entries[1] ? try landedForceReason(info) : nil
             func event(_ kind: HistoryEvent.Kind, version: String? = nil, environment: String? = nil, previous: String? = nil, _ detail: String) {
                 let isDeploy = kind == .deployed || kind == .canary
                 events.append(HistoryEvent(

@@ -145,9 +145,10 @@ extension Registry {
             if reserved == nil || existing.contains(reserved!) {
                 // The number comes from the reservation every branch shares, above what this
                 // branch and main hold.
-                let onMain = try ((try? self.main()).map { try $0.versionNames(model) }) ?? []
+                let main = try mainIfFound()
+                let onMain = try main?.versionNames(model) ?? []
                 let floor = (existing + onMain).compactMap(Names.versionNumber).max() ?? 0
-                let target = (try? mainTip(try snap.config().mainBranch).commit) ?? snap.commit
+                let target = main?.commit ?? snap.commit
                 reserved = try reserveVersion(model: model, floor: floor, target: target)
             }
             let version = reserved!

@@ -117,6 +117,7 @@ extension Registry {
         let boundary = repository.shallowBoundary
         while !queue.isEmpty, out.count < limit {
             let id = queue.removeFirst()
+            // In a shallow clone the ancestry walk may reach missing parents: then count the commit in.
             if id == base || (try? repository.isAncestor(id, of: base)) == true { continue }
             out.append(id)
             guard !boundary.contains(id) else { continue }
@@ -129,10 +130,11 @@ extension Registry {
 
     /// The forced trailer of a commit that landed on main: its own, or for a merge commit made by a
     /// Git host, that of the merged branch's tip.
-    func landedForceReason(_ info: CommitInfo) -> String? {
+    func landedForceReason(_ info: CommitInfo) throws -> String? {
         if let reason = Trailers(message: info.message)["Mreg-Forced"], !reason.isEmpty { return reason }
-        guard info.parents.count > 1, repository.contains(info.parents[1]),
-              let merged = try? repository.commit(info.parents[1]) else { return nil }
+        // A parent beyond a shallow clone's boundary is absent: nothing to read there.
+        guard info.parents.count > 1, repository.contains(info.parents[1]) else { return nil }
+        let merged = try repository.commit(info.parents[1])
         let reason = Trailers(message: merged.message)["Mreg-Forced"]
         return reason?.isEmpty == false ? reason : nil
     }

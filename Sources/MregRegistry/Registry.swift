@@ -160,6 +160,18 @@ public final class Registry {
         return snap
     }
 
+    /// `main()`, or nil when there is no main branch here yet (or it has no registry yet); every
+    /// other failure (a main whose files do not parse, a Git error) is thrown.
+    func mainIfFound() throws -> Snapshot? {
+        do {
+            return try main()
+        } catch RegistryError.mainNotFound {
+            return nil
+        } catch RegistryError.noRegistry {
+            return nil
+        }
+    }
+
     /// Where the main branch `name` is: `refs/heads/NAME`, else `refs/remotes/REMOTE/NAME`.
     public func mainTip(_ name: String) throws -> (ref: String, commit: ObjectID) {
         let local = "refs/heads/" + name
