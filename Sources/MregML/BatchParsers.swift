@@ -8,11 +8,108 @@ struct CSVBatchParser {
     let keep: [String]
     let source: String
 
+    /// Per header column, the feature it feeds (`>= 0`), the kept column (`-1 - k`), or `Int.min`;
+    /// nil when the header needs the table reader (quotes, bad names, a missing column).
+    let roles: [Int]?
+
     init(header: ArraySlice<UInt8>, features: [FeatureSpec], keep: [String], source: String) throws(MLError) {
         self.header = Array(header)
         self.features = features
         self.keep = keep
         self.source = source
+        self.roles = CSVBatchParser.roles(header: Array(header), features: features, keep: keep, source: source)
+    }
+
+    /// What each header column feeds, when the header is plain (no quotes, no carriage return).
+    static func roles(header: [UInt8], features: [FeatureSpec], keep: [String], source: String) -> [Int]? {
+        var bytes = header[...]
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        guard !bytes.contains(0x22), !bytes.contains(0x0D) else { return nil }
+        let names = bytes.split(separator: 0x2C, omittingEmptySubsequences: false).enumerated().map { i, field in
+            field.isEmpty ? "column_\(i + 1)" : String(decoding: field, as: UTF8.self)
+        }
+        do throws(MLError) { try Table.checkNames(names, source: source) } catch { return nil }
+        var roles = [Int](repeating: Int.min, count: names.count)
+        for (j, f) in features.enumerated() {
+            guard let c = names.firstIndex(of: f.name) else { return nil }
+            guard roles[c] == Int.min else { return nil }
+            roles[c] = j
+        }
+        for (k, name) in keep.enumerated() {
+            guard let c = names.firstIndex(of: name), roles[c] == Int.min else { return nil }
+            roles[c] = -1 - k
+        }
+        return roles
+    }
+
+    /// The batch of a chunk of whole records starting on line `line`.
+    func parse(chunk: [UInt8], line: Int) throws(MLError) -> ParsedBatch {
+        if let fast = parsePlain(chunk) { return fast }
+        var reader = RecordReader(bytes: chunk, line: line, quoted: true, source: source)
+        return try parse(reader.all())
+    }
+
+    /// The batch of a plain chunk (no quotes, no carriage returns, every row the header's width, every
+    /// numeric cell a number or missing) read straight from its bytes; nil when it needs the table reader.
+    ///
+    /// Cells mean what `Table.parseCSV` makes of them: blanks around a number are ignored, empty cells and
+    /// the missing markers are missing, text cells are kept as written.
+    func parsePlain(_ chunk: [UInt8]) -> ParsedBatch? {
+        guard let roles else { return nil }
+        return chunk.withUnsafeBufferPointer { b -> ParsedBatch? in
+            guard let base = b.baseAddress else { return nil }
+            guard memchr(base, 0x22, b.count) == nil, memchr(base, 0x0D, b.count) == nil else { return nil }
+            var numbers = features.map { _ in [Double]() }
+            var texts = features.map { _ in [String?]() }
+            var kept = keep.map { _ in [JSONValue]() }
+            let numeric = features.map { $0.type == .numeric }
+            let estimate = b.count / max(1, header.count + 1) + 16
+            for j in features.indices {
+                if numeric[j] { numbers[j].reserveCapacity(estimate) } else { texts[j].reserveCapacity(estimate) }
+            }
+            var rows = 0
+            var i = 0
+            while i < b.count {
+                let lineEnd = memchr(base + i, 0x0A, b.count - i).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b.count
+                defer { i = lineEnd + 1 }
+                if (i..<lineEnd).allSatisfy({ base[$0] == 0x20 || base[$0] == 0x09 }) { continue }
+                var column = 0
+                var cell = i
+                while true {
+                    var cellEnd = cell
+                    while cellEnd < lineEnd, base[cellEnd] != 0x2C { cellEnd += 1 }
+                    guard column < roles.count else { return nil }
+                    let role = roles[column]
+                    if role >= 0 {
+                        var s = cell, e = cellEnd
+                        NumberParser.trim(base, &s, &e)
+                        let missing = NumberParser.isMissing(base + s, e - s)
+                        if numeric[role] {
+                            if missing {
+                                numbers[role].append(.nan)
+                            } else {
+                                guard let v = NumberParser.parse(base + s, e - s) else { return nil }
+                                numbers[role].append(v)
+                            }
+                        } else {
+                            texts[role].append(missing ? nil : String(decoding: UnsafeBufferPointer(start: base + cell, count: cellEnd - cell), as: UTF8.self))
+                        }
+                    } else if role != Int.min {
+                        var s = cell, e = cellEnd
+                        NumberParser.trim(base, &s, &e)
+                        kept[-1 - role].append(NumberParser.isMissing(base + s, e - s)
+                            ? .null : .string(String(decoding: UnsafeBufferPointer(start: base + cell, count: cellEnd - cell), as: UTF8.self)))
+                    }
+                    column += 1
+                    if cellEnd >= lineEnd { break }
+                    cell = cellEnd + 1
+                }
+                guard column == roles.count else { return nil }
+                rows += 1
+            }
+            let columns = features.indices.map { j in numeric[j] ? FeatureColumn.numeric(numbers[j]) : .categorical(texts[j]) }
+            return ParsedBatch(input: ModelInput(columns: columns, rowCount: rows), kept: kept, read: rows, bad: [])
+        }
     }
 
     func table(_ records: some Collection<(bytes: ArraySlice<UInt8>, line: Int)>) throws(MLError) -> Table {

@@ -95,12 +95,9 @@ public struct BatchPredictor: Sendable {
         let width = min(ProcessInfo.processInfo.activeProcessorCount, 16)
         var summary = BatchSummary()
         while true {
-            var wave = [[(bytes: ArraySlice<UInt8>, line: Int)]]()
-            while wave.count < width {
-                var records = [(bytes: ArraySlice<UInt8>, line: Int)]()
-                while records.count < options.batchRows, let record = try reader.next() { records.append(record) }
-                if records.isEmpty { break }
-                wave.append(records)
+            var wave = [Chunk]()
+            while wave.count < width, let chunk = try reader.nextChunk(records: options.batchRows) {
+                wave.append(Chunk(bytes: chunk.bytes, line: chunk.line))
             }
             if wave.isEmpty { break }
             for outcome in score(wave, csv: csv, writer: writer) {
@@ -120,6 +117,12 @@ public struct BatchPredictor: Sendable {
         return summary
     }
 
+    /// Whole records cut from the input, and the line the first byte is on.
+    struct Chunk: Sendable {
+        var bytes: [UInt8]
+        var line: Int
+    }
+
     /// One batch parsed, scored and formatted.
     struct Outcome: Sendable {
         var read: Int
@@ -128,13 +131,20 @@ public struct BatchPredictor: Sendable {
         var bytes: [UInt8]
     }
 
-    /// Parses, scores and formats the batches of a wave in parallel; outcomes in batch order.
-    func score(_ wave: [[(bytes: ArraySlice<UInt8>, line: Int)]], csv: CSVBatchParser?, writer: BatchWriter) -> [Result<Outcome, MLError>] {
+    /// Parses, scores and formats the chunks of a wave in parallel; outcomes in chunk order.
+    func score(_ wave: [Chunk], csv: CSVBatchParser?, writer: BatchWriter) -> [Result<Outcome, MLError>] {
         let json = JSONLinesParser(features: scorer.features, keep: options.keep)
         let single = wave.count == 1
-        let one: @Sendable ([(bytes: ArraySlice<UInt8>, line: Int)]) -> Result<Outcome, MLError> = { records in
+        let source = options.source
+        let one: @Sendable (Chunk) -> Result<Outcome, MLError> = { chunk in
             Result { () throws(MLError) -> Outcome in
-                let batch = try csv.map { p throws(MLError) in try p.parse(records) } ?? json.parse(records)
+                let batch: ParsedBatch
+                if let csv {
+                    batch = try csv.parse(chunk: chunk.bytes, line: chunk.line)
+                } else {
+                    var reader = RecordReader(bytes: chunk.bytes, line: chunk.line, quoted: false, source: source)
+                    batch = json.parse(try reader.all())
+                }
                 var bytes = [UInt8]()
                 if batch.input.rowCount > 0 {
                     // A lone batch is split across cores itself; in a wave, each core takes a batch.

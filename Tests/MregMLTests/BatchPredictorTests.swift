@@ -48,6 +48,36 @@ struct BatchPredictorTests {
         }
     }
 
+    @Test("the plain-bytes reader and the table reader agree, across read buffers and quoted line breaks")
+    func plainAndTableReadersAgree() throws {
+        // Over 1 MB (the read size), with quoted multi-line ids, blanks, missing markers and blank lines.
+        var rows = [String]()
+        var line = 2
+        var badLine = 0
+        var blank = 0
+        for i in 0..<80_000 {
+            switch i % 997 {
+            case 5: rows.append("\"q\(i)\nsecond, line\", 0.35 ,2"); line += 2
+            case 9: rows.append("r\(i),NA,"); line += 1
+            case 11: rows.append("   "); line += 1; blank += 1
+            case 13: rows.append(""); line += 1; blank += 1
+            default: rows.append("r\(i),\(Double(i % 17) / 16),\(i % 3)"); line += 1
+            }
+            if i == 79_000 { rows.append("bad,zz,1"); badLine = line; line += 1 }
+        }
+        let body = rows.joined(separator: "\n") + "\n"
+        #expect(body.utf8.count > RecordReader.chunk)
+        let (plain, s1) = try run("id,a,b\n" + body, batch: 4096, skip: true)
+        // A quoted header name sends every batch through the table reader.
+        let (table, s2) = try run("\"id\",a,b\n" + body, batch: 4096, skip: true)
+        let (small, s3) = try run("id,a,b\n" + body, batch: 3, skip: true)
+        #expect(plain == table)
+        #expect(plain == small)
+        #expect(s1 == s2 && s1 == s3)
+        #expect(s1.skipped == 1 && s1.firstSkip == "line \(badLine): column 'a': 'zz' is not a number", "\(s1)")
+        #expect(s1.rows == 80_001 - blank, "blank records are not rows")
+    }
+
     @Test("JSON Lines in, CSV out")
     func jsonLines() throws {
         let (out, s) = try run("{\"id\": \"a,b\", \"a\": 0.1, \"b\": 1}\n{\"id\": 2, \"a\": \"0.9\", \"b\": \"1\"}\n", batch: 1, input: .jsonl)
