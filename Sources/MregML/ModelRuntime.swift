@@ -64,6 +64,30 @@ public enum ModelFormat: String, Sendable, CaseIterable, Codable {
     }
 }
 
+extension ModelFormat {
+    /// Why a file that presents itself as JSON (`*.json`, or text starting with `{` or `[`) is no model
+    /// any runtime here reads: a truncated or broken document, or JSON that is neither mreg's model nor
+    /// XGBoost's. Nil for a model file and for files that are not JSON at all (a pickle, TorchScript).
+    public static func refusal(_ data: Data, name: String) -> String? {
+        guard detect(data) == nil else { return nil }
+        let first = data.prefix(4096).first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        let looksJSON = first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        guard looksJSON || name.lowercased().hasSuffix(".json") else { return nil }
+        let parsed: JSONValue
+        do {
+            parsed = try JSONValue.parse(data, maxDepth: ModelLimits.maxNesting)
+        } catch {
+            return "is not valid JSON (\(error)): a truncated or broken model file"
+        }
+        let neither = "neither an mreg model (schemaVersion and format 'mreg-model') nor an XGBoost model (learner)"
+        guard case .object(let fields) = parsed else { return "is a JSON \(parsed.typeName), \(neither)" }
+        if fields["schemaVersion"] != nil, case .string(let other)? = fields["format"] {
+            return "is an mreg '\(MLError.clip(other))' file, not a model"
+        }
+        return "is a JSON object that is \(neither)"
+    }
+}
+
 /// Limits every loader enforces, so a hostile file is refused instead of exhausting memory or time.
 public enum ModelLimits {
     /// Most trees in one ensemble.

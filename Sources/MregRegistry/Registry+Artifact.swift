@@ -58,7 +58,11 @@ extension Registry {
             }
             match = candidates[0]
         }
-        guard let path = match else { return ArtifactInfo(format: VersionRecord.unknownFormat, file: unknownArtifact(candidates)) }
+        guard let path = match else {
+            let artifact = unknownArtifact(candidates)
+            try refuseBrokenJSON(candidates, files, artifact: artifact)
+            return ArtifactInfo(format: VersionRecord.unknownFormat, file: artifact)
+        }
         var scorer: any Scorer
         do {
             scorer = try ModelRuntime.load(files[path]!, format: requested, source: path)
@@ -83,6 +87,16 @@ extension Registry {
         info.scorer = scorer
         info.featureNames = given
         return info
+    }
+
+    /// Refuses a version whose artifact would be a JSON file that is no model: a broken `model.json`,
+    /// or the only file. A version with a file of a foreign model format (a pickle) is not refused.
+    static func refuseBrokenJSON(_ candidates: [String], _ files: [String: Data], artifact: String?) throws {
+        if let artifact, foreignExtensions.contains((artifact as NSString).pathExtension.lowercased()) { return }
+        for path in candidates where path == "model.json" || candidates.count == 1 {
+            guard let why = ModelFormat.refusal(files[path]!, name: path) else { continue }
+            throw RegistryError.invalidInput("'\(path)' \(why) (--format unknown registers it as a file no runtime here scores)")
+        }
     }
 
     /// The file an `unknown` version's artifact most likely is: one with a model file extension, else the only file.

@@ -15,18 +15,18 @@ import Testing
         defer { dir.remove() }
         let reg = dir.sub("reg")
         #expect(mreg(["init", reg], in: dir.path).status == 0)
-        dir.write("art/model.json", "{\"w\": 1}\n")
+        dir.write("art/model.bin", "{\"w\": 1}\n")
         #expect(mreg(["register", "penguins", "--from", dir.sub("art")], in: reg).status == 0)
         let before = git(["rev-parse", "HEAD"], in: reg).stdout
         for (i, follow) in ["git", "mreg"].enumerated() {
-            dir.write("art/model.json", "{\"w\": \(i + 2)}\n")
+            dir.write("art/model.bin", "{\"w\": \(i + 2)}\n")
             let killed = mreg(["register", "penguins", "--from", dir.sub("art")], in: reg, environment: ["MREG_FAULT_INJECT": "worktree-before-ref"])
             #expect(killed.status == 137)
             if follow == "git" {
                 // The user's next step is a plain commit: it may commit what mreg meant, never a deletion.
                 git(["commit", "-qam", "after the kill"], in: reg)
                 let files = git(["ls-tree", "-r", "--name-only", "HEAD"], in: reg).stdout
-                #expect(files.contains("models/penguins/v1/model.json"), "\(files)")
+                #expect(files.contains("models/penguins/v1/model.bin"), "\(files)")
             } else {
                 // The next mreg command repairs the checkout: nothing staged, the branch as it was.
                 let head = git(["rev-parse", "HEAD"], in: reg).stdout
@@ -71,12 +71,12 @@ import Testing
         defer { dir.remove() }
         let reg = dir.sub("reg")
         #expect(mreg(["init", reg, "--name", "demo"], in: dir.path).status == 0)
-        dir.write("art/model.json", "{\"w\": 1}\n")
+        dir.write("art/model.bin", "{\"w\": 1}\n")
         dir.write("art/metrics.json", "{\"accuracy\": 0.93, \"f1_macro\": 0.91}")
         let r1 = mreg(["register", "penguins", "--from", dir.sub("art"), "-m", "first"], in: reg)
         #expect(r1.status == 0, "\(r1.stderr)")
-        #expect(r1.stdout.hasPrefix("Registered penguins@v1 (unknown, model.json) on main"), "\(r1.stdout)")
-        #expect(r1.stdout.contains("note: 'model.json' is format unknown"))
+        #expect(r1.stdout.hasPrefix("Registered penguins@v1 (unknown, model.bin) on main"), "\(r1.stdout)")
+        #expect(r1.stdout.contains("note: 'model.bin' is format unknown"))
         let r2 = mreg(["register", "penguins", "--from", dir.sub("art"), "--json"], in: reg + "/deploy")
         #expect(try JSONSerialization.jsonObject(with: Data(r2.stdout.utf8)) is [String: Any])
         #expect(git(["status", "--porcelain"], in: reg).stdout == "")
@@ -90,7 +90,7 @@ import Testing
         #expect(mreg(["list", "penguins"], in: reg).stdout.contains("0.9300"))
         let show = mreg(["show", "penguins@v1"], in: reg)
         #expect(show.stdout.contains("message      first"))
-        #expect(show.stdout.contains("sha256 " + String(run("sha256sum", [dir.sub("art/model.json")]).stdout.prefix(64))))
+        #expect(show.stdout.contains("sha256 " + String(run("sha256sum", [dir.sub("art/model.bin")]).stdout.prefix(64))))
         #expect(mreg(["show", "penguins@v2", "--json"], in: reg).stdout.contains("\"version\": \"v2\""))
         #expect(mreg(["history", "penguins"], in: reg).stdout.contains("registered v2"))
         #expect(mreg(["diff", "penguins@v1", "penguins@v2"], in: reg).status == 0)
@@ -99,7 +99,7 @@ import Testing
         #expect(verify.stdout.hasPrefix("ok: 1 models, 2 versions"))
 
         // Tamper with an artifact through git: verify exits 1 with one line per problem.
-        dir.write("reg/models/penguins/v1/model.json", "{\"w\": 2}\n")
+        dir.write("reg/models/penguins/v1/model.bin", "{\"w\": 2}\n")
         git(["commit", "-qam", "tamper"], in: reg)
         let bad = mreg(["verify"], in: reg)
         #expect(bad.status == 1)
@@ -115,7 +115,7 @@ import Testing
         defer { dir.remove() }
         let reg = dir.sub("reg")
         #expect(mreg(["init", reg], in: dir.path).status == 0)
-        dir.write("art/model.json", "{}")
+        dir.write("art/model.bin", "{}")
         let cases: [([String], String)] = [
             (["register", "../evil", "--from", dir.sub("art")], "invalid model name '../evil'"),
             (["register", "ok", "--from", dir.sub("nope")], "is not a folder"),
@@ -146,6 +146,38 @@ import Testing
         let broken = mreg(["list"], in: reg)
         #expect(broken.status == 2)
         #expect(broken.stderr == "mreg: error: mreg.yaml: field 'bogus' is not a known field\n")
+    }
+
+    @Test func aBrokenModelJSONIsRefusedNotRegisteredAsUnknown() throws {
+        let dir = TempDir("e2e")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        let head = git(["rev-parse", "HEAD"], in: reg).stdout
+        dir.write("trunc/model.json", #"{"schemaVersion": 1, "format": "mreg-model", "algorithm": "logis"#)
+        dir.write("other/model.json", #"{"weights": [1, 2, 3]}"#)
+        dir.write("other/metrics.json", #"{"accuracy": 0.9}"#)
+        let cases: [(String, String)] = [
+            ("trunc", "mreg: error: 'model.json' is not valid JSON ("),
+            ("other", "mreg: error: 'model.json' is a JSON object that is neither an mreg model (schemaVersion and format 'mreg-model') nor an XGBoost model (learner)"),
+        ]
+        for (folder, expected) in cases {
+            let r = mreg(["register", "m", "--from", dir.sub(folder)], in: reg)
+            #expect(r.status == 2, "\(folder): \(r.status) \(r.stdout)")
+            #expect(r.isOneLineError, "\(folder): \(r.stderr)")
+            #expect(r.stderr.hasPrefix(expected), "\(folder): \(r.stderr)")
+            #expect(r.stdout == "")
+        }
+        #expect(git(["rev-parse", "HEAD"], in: reg).stdout == head, "nothing was committed")
+        // Said on purpose, it registers as a file no runtime here scores; a pickle beside JSON stays unknown.
+        let stated = mreg(["register", "m", "--from", dir.sub("other"), "--format", "unknown"], in: reg)
+        #expect(stated.status == 0, "\(stated.stderr)")
+        #expect(stated.stdout.hasPrefix("Registered m@v1 (unknown, model.json)"), "\(stated.stdout)")
+        dir.write("pickled/model.pkl", "\u{80}\u{04}pickle")
+        dir.write("pickled/config.json", "{\"n\": 1}")
+        let pickled = mreg(["register", "p", "--from", dir.sub("pickled")], in: reg)
+        #expect(pickled.status == 0, "\(pickled.stderr)")
+        #expect(pickled.stdout.hasPrefix("Registered p@v1 (unknown, model.pkl)"), "\(pickled.stdout)")
     }
 
     @Test func initInstallsTheChosenCIPipeline() throws {
@@ -192,7 +224,7 @@ import Testing
         defer { dir.remove() }
         let reg = dir.sub("reg")
         #expect(mreg(["init", reg], in: dir.path).status == 0)
-        for i in 0..<8 { dir.write("art\(i)/model.json", "{\"writer\": \(i)}") }
+        for i in 0..<8 { dir.write("art\(i)/model.bin", "{\"writer\": \(i)}") }
         let results = LockedResults()
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             let r = mreg(["register", "m", "--from", dir.sub("art\(i)"), "--json"], in: reg)
@@ -215,7 +247,7 @@ import Testing
         // Every writer's artifact is in exactly one version.
         var writers = Set<String>()
         for v in versions {
-            writers.insert(git(["show", "HEAD:models/m/\(v)/model.json"], in: reg).stdout)
+            writers.insert(git(["show", "HEAD:models/m/\(v)/model.bin"], in: reg).stdout)
         }
         #expect(writers.count == landed.count)
         #expect(landed.count == 8, "with retries all eight should land")

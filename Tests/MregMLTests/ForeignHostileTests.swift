@@ -217,6 +217,25 @@ struct ForeignHostileTests {
         #expect(HandModels.error(text.prefix(text.count - 40))?.contains("truncated") == true)
     }
 
+    @Test("a JSON file that is no model says why; files of other formats do not")
+    func jsonThatIsNoModel() throws {
+        let model = Data(#"{"schemaVersion": 1, "format": "mreg-model", "algorithm": "logistic", "features": []}"#.utf8)
+        let truncated = ModelFormat.refusal(model.prefix(30), name: "model.json")
+        #expect(truncated?.hasPrefix("is not valid JSON (") == true, "\(truncated ?? "nil")")
+        #expect(truncated?.hasSuffix("a truncated or broken model file") == true)
+        #expect(ModelFormat.refusal(Data("x".utf8), name: "model.json")?.hasPrefix("is not valid JSON") == true)
+        #expect(ModelFormat.refusal(Data(#"{"w": 1}"#.utf8), name: "weights.txt")
+            == "is a JSON object that is neither an mreg model (schemaVersion and format 'mreg-model') nor an XGBoost model (learner)")
+        #expect(ModelFormat.refusal(Data("[1, 2]".utf8), name: "model.json")?.hasPrefix("is a JSON array, neither") == true)
+        #expect(ModelFormat.refusal(Data(#"{"schemaVersion": 1, "format": "mreg-baseline"}"#.utf8), name: "model.json")
+            == "is an mreg 'mreg-baseline' file, not a model")
+        // Models, and files that are not JSON at all, are not refused here.
+        #expect(ModelFormat.refusal(model, name: "model.json") == nil)
+        #expect(ModelFormat.refusal(HandModels.xgb().encoded(), name: "model.json") == nil)
+        #expect(ModelFormat.refusal(Data([0x80, 0x04, 0x95]), name: "model.pkl") == nil)
+        #expect(ModelFormat.refusal(Data("PK\u{03}\u{04}torchscript".utf8), name: "model.pt") == nil)
+    }
+
     @Test("a tree with a cycle, a shared child or an out-of-range child")
     func badShape() {
         let cycle = HandModels.xgb(trees: [HandModels.xgbTree(left: [1, 0, -1], right: [2, 2, -1])])

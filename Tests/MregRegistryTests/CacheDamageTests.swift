@@ -19,7 +19,7 @@ import Testing
             dir = TempDir("reg-cache")
             registry = try makeRegistry(dir)
             for i in 0..<9 {
-                _ = try registry.register(model: i % 3 == 0 ? "a" : "b", content: content(["model.json": "\(i)"], metrics: ["accuracy": Double(i) / 10]),
+                _ = try registry.register(model: i % 3 == 0 ? "a" : "b", content: content(["model.bin": "\(i)"], metrics: ["accuracy": Double(i) / 10]),
                                           message: nil)
             }
         }

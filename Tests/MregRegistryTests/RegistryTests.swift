@@ -54,13 +54,13 @@ import Testing
         #expect(try String(contentsOfFile: dir.sub(".github/workflows/mreg.yml"), encoding: .utf8).contains("MREG_REGISTRY: \"ml/registry\""))
         let registry = try Registry.discover(cwd: dir.sub("ml/registry/deploy"), environment: testEnvironment)
         #expect(registry.prefix == "ml/registry/")
-        let reg = try registry.register(model: "m", content: content(["model.json": "{}"]), message: nil)
+        let reg = try registry.register(model: "m", content: content(["model.bin": "{}"]), message: nil)
         #expect(reg.version == "v1")
         let files = git(["show", "--name-only", "--format=", "HEAD"], in: dir.path).stdout.split(separator: "\n")
         #expect(files.allSatisfy { $0.hasPrefix("ml/registry/") })
         #expect(files.contains("ml/registry/models/m/v1/version.yaml"))
         #expect(git(["status", "--porcelain"], in: dir.path).stdout == "")
-        #expect(FileManager.default.fileExists(atPath: dir.sub("ml/registry/models/m/v1/model.json")))
+        #expect(FileManager.default.fileExists(atPath: dir.sub("ml/registry/models/m/v1/model.bin")))
         #expect(try registry.listModels().map(\.name) == ["m"])
     }
 
@@ -80,7 +80,7 @@ import Testing
         let dir = TempDir("reg")
         defer { dir.remove() }
         let registry = try makeRegistry(dir)
-        let art = artifactFolder(dir, ["model.json": "{\"w\": [1, 2]}\n", "extra/vocab.txt": "a\nb\n", "metrics.json": "{\"accuracy\": 0.91}"])
+        let art = artifactFolder(dir, ["model.bin": "{\"w\": [1, 2]}\n", "extra/vocab.txt": "a\nb\n", "metrics.json": "{\"accuracy\": 0.91}"])
         let r1 = try registry.register(model: "penguins", content: try VersionContent.read(folder: art), message: "first try")
         let r2 = try registry.register(model: "penguins", content: try VersionContent.read(folder: art), message: nil)
         #expect([r1.version, r2.version] == ["v1", "v2"])
@@ -89,9 +89,9 @@ import Testing
         #expect(git(["log", "-1", "--format=%B", r1.commit.hex], in: dir.path).stdout
             == "Register penguins v1\n\nfirst try\n\nMreg-Model: penguins\nMreg-Version: v1\n")
         let changed = git(["show", "--name-only", "--format=", r2.commit.hex], in: dir.path).stdout
-        #expect(changed == "models/penguins/v2/card.md\nmodels/penguins/v2/extra/vocab.txt\nmodels/penguins/v2/metrics.json\nmodels/penguins/v2/model.json\nmodels/penguins/v2/version.yaml")
+        #expect(changed == "models/penguins/v2/card.md\nmodels/penguins/v2/extra/vocab.txt\nmodels/penguins/v2/metrics.json\nmodels/penguins/v2/model.bin\nmodels/penguins/v2/version.yaml")
         let record = try registry.head().versionRecord("penguins", "v1")
-        #expect(record.files.map(\.path) == ["extra/vocab.txt", "metrics.json", "model.json"])
+        #expect(record.files.map(\.path) == ["extra/vocab.txt", "metrics.json", "model.bin"])
         for file in record.files {
             let sum = run("sha256sum", [dir.sub("models/penguins/v1/" + file.path)]).stdout.prefix(64)
             #expect(file.sha256 == String(sum))
@@ -110,15 +110,15 @@ import Testing
         let tip = try registry.repository.referenceTarget("refs/heads/main")
         let outside = dir.write(".art/secret.txt", "secret")
         var cases = [(String, String)]()
-        let withLink = artifactFolder(dir, ["model.json": "{}"], name: "link")
+        let withLink = artifactFolder(dir, ["model.bin": "{}"], name: "link")
         try FileManager.default.createSymbolicLink(atPath: withLink + "/leak", withDestinationPath: outside)
         cases.append((withLink, "is a symbolic link"))
-        cases.append((artifactFolder(dir, ["model.json": "{}", "version.yaml": "x"], name: "vy"), "version.yaml is written by mreg"))
+        cases.append((artifactFolder(dir, ["model.bin": "{}", "version.yaml": "x"], name: "vy"), "version.yaml is written by mreg"))
         cases.append((artifactFolder(dir, ["bad name.json": "{}"], name: "sp"), "file names may use"))
         cases.append((artifactFolder(dir, [:], name: "empty"), "holds no artifact files"))
-        cases.append((artifactFolder(dir, ["model.json": "{}", "metrics.json": "{\"accuracy\": 0.9"], name: "trunc"), "invalid JSON"))
-        cases.append((artifactFolder(dir, ["model.json": "{}", "metrics.json": "{\"schemaVersion\": 2, \"splits\": {}}"], name: "schema"), "schemaVersion"))
-        cases.append((artifactFolder(dir, ["model.json": "{}", "card.md": "no front matter"], name: "card"), "front matter"))
+        cases.append((artifactFolder(dir, ["model.bin": "{}", "metrics.json": "{\"accuracy\": 0.9"], name: "trunc"), "invalid JSON"))
+        cases.append((artifactFolder(dir, ["model.bin": "{}", "metrics.json": "{\"schemaVersion\": 2, \"splits\": {}}"], name: "schema"), "schemaVersion"))
+        cases.append((artifactFolder(dir, ["model.bin": "{}", "card.md": "no front matter"], name: "card"), "front matter"))
         cases.append((dir.sub("does-not-exist"), "is not a folder"))
         for (folder, expected) in cases {
             do {
@@ -143,7 +143,7 @@ import Testing
         let bare = dir.sub("bare.git")
         git(["clone", "-q", "--bare", dir.path, bare], in: dir.path)
         let registry = try Registry.discover(explicit: bare, environment: testEnvironment)
-        let r = try registry.register(model: "m", content: content(["model.json": "{}"]), message: nil)
+        let r = try registry.register(model: "m", content: content(["model.bin": "{}"]), message: nil)
         #expect(r.version == "v1")
         #expect(git(["--git-dir", bare, "log", "--format=%s", "-1"], in: dir.path).stdout == "Register m v1")
         #expect(git(["--git-dir", bare, "fsck", "--strict"], in: dir.path).status == 0)
@@ -156,9 +156,9 @@ import Testing
         let dir = TempDir("reg")
         defer { dir.remove() }
         let registry = try makeRegistry(dir)
-        _ = try registry.register(model: "b", content: content(["model.json": "1"], metrics: ["accuracy": 0.8]), message: nil)
-        _ = try registry.register(model: "a", content: content(["model.json": "2"]), message: nil)
-        _ = try registry.register(model: "b", content: content(["model.json": "3"], metrics: ["accuracy": 0.9, "f1_macro": 0.5]), message: nil)
+        _ = try registry.register(model: "b", content: content(["model.bin": "1"], metrics: ["accuracy": 0.8]), message: nil)
+        _ = try registry.register(model: "a", content: content(["model.bin": "2"]), message: nil)
+        _ = try registry.register(model: "b", content: content(["model.bin": "3"], metrics: ["accuracy": 0.9, "f1_macro": 0.5]), message: nil)
         // Deploy b@v1 to staging by hand, as a person editing YAML would.
         dir.write("deploy/staging.yaml", "schemaVersion: 1\nenvironment: staging\nmodels:\n  b:\n    version: v1\n    canary: {version: v2, weight: 25}\n")
         git(["commit", "-qam", "deploy b"], in: dir.path)
@@ -190,9 +190,9 @@ import Testing
         defer { dir.remove() }
         let p = dir.path
         let registry = try makeRegistry(dir)
-        _ = try registry.register(model: "m", content: content(["model.json": "1"]), message: nil)
-        _ = try registry.register(model: "m", content: content(["model.json": "2"]), message: nil)
-        _ = try registry.register(model: "m", content: content(["model.json": "3"]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "1"]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "2"]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "3"]), message: nil)
         func deployOnBranch(_ branch: String, _ version: String) {
             git(["checkout", "-qb", branch], in: p)
             dir.write("deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels:\n  m: {version: \(version)}\n")
@@ -228,11 +228,11 @@ import Testing
         defer { dir.remove() }
         let p = dir.path
         let registry = try makeRegistry(dir)
-        _ = try registry.register(model: "m", content: content(["model.json": "{\"w\":1}"], metrics: ["accuracy": 0.9]), message: nil)
-        _ = try registry.register(model: "m", content: content(["model.json": "{\"w\":2}", "vocab.txt": "x"], metrics: ["accuracy": 0.8]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "{\"w\":1}"], metrics: ["accuracy": 0.9]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "{\"w\":2}", "vocab.txt": "x"], metrics: ["accuracy": 0.8]), message: nil)
         #expect(try registry.verify().ok)
         // 1. A later commit rewrites a registered artifact and its checksum consistently: history catches it.
-        dir.write("models/m/v1/model.json", "{\"w\":666}")
+        dir.write("models/m/v1/model.bin", "{\"w\":666}")
         let record = try registry.head().text("models/m/v1/version.yaml")!
         let newSum = SHA256.hex(Data("{\"w\":666}".utf8))
         let oldSum = SHA256.hex(Data("{\"w\":1}".utf8))
@@ -241,7 +241,7 @@ import Testing
         // 2. An artifact replaced without updating the checksum.
         dir.write("models/m/v2/vocab.txt", "y")
         // 3. A file removed.
-        try FileManager.default.removeItem(atPath: dir.sub("models/m/v2/model.json"))
+        try FileManager.default.removeItem(atPath: dir.sub("models/m/v2/model.bin"))
         // 4. A manifest naming a version that does not exist, and a card that disagrees with metrics.json.
         dir.write("deploy/staging.yaml", "schemaVersion: 1\nenvironment: staging\nmodels:\n  m: {version: v7}\n  ghost: {version: v1}\n")
         let card = try registry.head().text("models/m/v2/card.md")!
@@ -251,12 +251,12 @@ import Testing
         git(["commit", "-qm", "more damage"], in: p)
         let report = try registry.verify()
         let lines = report.problems.map(\.description)
-        #expect(lines.contains { $0.hasPrefix("models/m/v1/model.json: modified by commit") })
+        #expect(lines.contains { $0.hasPrefix("models/m/v1/model.bin: modified by commit") })
         #expect(lines.contains { $0.hasPrefix("models/m/v1/version.yaml: modified by commit") })
         #expect(lines.contains("models/m/v2/vocab.txt: sha256 differs from version.yaml (artifact corrupted or replaced)"))
         #expect(lines.contains { $0.hasPrefix("models/m/v2/vocab.txt: modified by commit") })
-        #expect(lines.contains("models/m/v2/model.json: listed in version.yaml but missing"))
-        #expect(lines.contains { $0.hasPrefix("models/m/v2/model.json: deleted by commit") })
+        #expect(lines.contains("models/m/v2/model.bin: listed in version.yaml but missing"))
+        #expect(lines.contains { $0.hasPrefix("models/m/v2/model.bin: deleted by commit") })
         #expect(lines.contains("models/m/v2/notes.txt: not listed in version.yaml"))
         #expect(lines.contains("deploy/staging.yaml: names m@v7, which is not registered"))
         #expect(lines.contains("deploy/staging.yaml: names ghost@v1, which is not registered"))
@@ -269,20 +269,20 @@ import Testing
         let dir = TempDir("reg")
         defer { dir.remove() }
         let registry = try makeRegistry(dir)
-        _ = try registry.register(model: "m", content: content(["model.json": "good"]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "good"]), message: nil)
         let record = try registry.head().text("models/m/v1/version.yaml")!
         let repo = registry.repository
         let tip = try repo.referenceTarget("refs/heads/main")!
         let corrupted = record.replacingOccurrences(of: "size: 4", with: "size: 4")
         try repo.commit(
             changes: [
-                "models/m/v2/model.json": .blob(try repo.writeBlob(Data("evil".utf8))),
+                "models/m/v2/model.bin": .blob(try repo.writeBlob(Data("evil".utf8))),
                 "models/m/v2/version.yaml": .blob(try repo.writeBlob(Data(corrupted.replacingOccurrences(of: "version: v1", with: "version: v2").utf8))),
                 "models/m/v2/card.md": .blob(try repo.entry(at: "models/m/v1/card.md", inTree: try repo.treeID(ofCommit: tip))!.id),
             ], onBranch: "refs/heads/main", parent: tip, message: "corrupt", identity: try registry.identity())
         let lines = try registry.verify().problems.map(\.description)
         // The card was copied from v1 and still says so: a version re-registered by hand is caught.
-        #expect(lines == ["models/m/v2/model.json: sha256 differs from version.yaml (artifact corrupted or replaced)",
+        #expect(lines == ["models/m/v2/model.bin: sha256 differs from version.yaml (artifact corrupted or replaced)",
                           "models/m/v2/card.md: its version is 'v1', but the card lies in models/m/v2"])
     }
 
@@ -290,7 +290,7 @@ import Testing
         let dir = TempDir("reg")
         defer { dir.remove() }
         let registry = try makeRegistry(dir)
-        _ = try registry.register(model: "m", content: content(["model.json": "x"]), message: nil)
+        _ = try registry.register(model: "m", content: content(["model.bin": "x"]), message: nil)
         dir.write("deploy/production.yaml", "schemaVersion: 1\nenvironment: production\nmodels:\n  m: {version: latest}\n")
         dir.write("models/m/model.yaml", "schemaVersion: 1\nname: m\ntask: clustering\n")
         git(["commit", "-qam", "hand edits"], in: dir.path)
@@ -305,14 +305,14 @@ import Testing
         let dir = TempDir("reg")
         defer { dir.remove() }
         let registry = try makeRegistry(dir)
-        for i in 0..<5 { _ = try registry.register(model: i % 2 == 0 ? "a" : "b", content: content(["model.json": "\(i)"]), message: nil) }
+        for i in 0..<5 { _ = try registry.register(model: i % 2 == 0 ? "a" : "b", content: content(["model.bin": "\(i)"]), message: nil) }
         let cold = try registry.history("a").map(\.detail)
         #expect(cold == ["registered v3", "registered v2", "registered v1"])
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.sub(".git/mreg"))
         #expect(files.count == 1 && files[0].hasPrefix("changes-"))
         #expect(try registry.history("a").map(\.detail) == cold)
         // New commits after the index was written are picked up.
-        _ = try registry.register(model: "a", content: content(["model.json": "x"]), message: nil)
+        _ = try registry.register(model: "a", content: content(["model.bin": "x"]), message: nil)
         #expect(try registry.history("a").first?.detail == "registered v4")
         // Garbage, truncation and a rewritten branch all give the right answer.
         let file = dir.sub(".git/mreg/" + files[0])
