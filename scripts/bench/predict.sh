@@ -6,7 +6,7 @@
 # records a run).
 #
 # Usage: scripts/bench/predict.sh [ROWS] [RUNS]       (defaults: 1000000 and 3; the best run counts)
-# Env:   SKIP_BUILD=1 to reuse the release build; PYTHON to use an interpreter that has xgboost and
+# Env:   SKIP_BUILD=1 to reuse the release build (BIN: its folder, if not the default); PYTHON to use an interpreter that has xgboost and
 #        pandas (default: the parity tests' cached venv for Tests/requirements-ml.txt, made if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
 RUNS="${2:-3}"
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then swift build -c release --product mreg >&2; fi
-BIN="$(swift build -c release --show-bin-path)"
+BIN="${BIN:-$(swift build -c release --show-bin-path)}"
 
 if [[ -z "${PYTHON:-}" ]]; then
     VENV="${XDG_CACHE_HOME:-$HOME/.cache}/mreg-test-venvs/$(sha256sum Tests/requirements-ml.txt | cut -c1-64)"
