@@ -9,7 +9,8 @@
 #
 # Usage: scripts/bench/serve.sh [SECONDS_PER_ROUND] [ROUNDS]     (defaults: 10 and 3)
 # Env:   CONNECTIONS (16), THREADS (wrk threads, 1), SKIP_BUILD=1 to reuse the release build, PYTHON
-#        (an interpreter with xgboost and pandas; default: the parity tests' venv, made if missing).
+#        (an interpreter with xgboost and pandas; default: the parity tests' venv, made if missing),
+#        DATA=DIR to reuse the files of `scripts/bench/predict_bench.py make DIR ROWS`.
 # Needs: wrk (apt-get install -y wrk). Traffic goes to 127.0.0.1 only; every run is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,7 +51,11 @@ if [[ -z "${PYTHON:-}" ]]; then
     fi
     PYTHON="$VENV/bin/python"
 fi
-"$PYTHON" scripts/bench/predict_bench.py make "$WORK" 100000 >&2
+if [[ -n "${DATA:-}" ]]; then
+    ln -s "$DATA/small.csv" "$DATA/xgb" "$WORK/"  # from an earlier `predict_bench.py make DATA ROWS`
+else
+    "$PYTHON" scripts/bench/predict_bench.py make "$WORK" 100000 >&2
+fi
 mkdir -p "$WORK/store/logit20/v1" "$WORK/store/xgb/v1"
 "$BIN/mreg-ml-bench" train --data "$WORK/small.csv" --target label --algorithm logistic \
     --model "$WORK/store/logit20/v1/model.json" >/dev/null
