@@ -303,7 +303,9 @@ public actor Reconciler {
         }
         if plan.isEmpty {
             let newCommit = state.appliedCommit != revision.commit.hex
-            if revision.commit == tip {
+            // A refused tip may be the applied commit itself (its signer's key was removed since):
+            // it stays refused, and served as it was.
+            if revision.commit == tip && !tipRefused {
                 state.appliedCommit = tip.hex
                 state.failed = nil
             }
@@ -334,7 +336,7 @@ public actor Reconciler {
             throw TransientError(description: "healing \(revision.commit.short) failed: \(rejected.reason)")
         }
         state.appliedCommit = revision.commit.hex
-        if revision.commit == tip { state.failed = nil }
+        if revision.commit == tip && !tipRefused { state.failed = nil }
         let after = (try? await client.serving()) ?? serving
         publishModels(revision, serving: after)
         board.update { $0.converged = !tipRefused && self.modelFailures.isEmpty }
@@ -376,8 +378,15 @@ public actor Reconciler {
             throw RevisionRejected("commit \(commit.short): cannot read its signature: \(error)")
         }
         guard let signature else { throw RevisionRejected("commit \(commit.short) is not signed (--allowed-signers is set)") }
+        // As `git verify-commit`: the signer must be allowed as the committer, at the commit's time.
+        let committer: Signature
         do {
-            try verifier.verify(armored: signature.signature, data: signature.signedData)
+            committer = try mirror.commit(commit).committer
+        } catch {
+            throw RevisionRejected("commit \(commit.short): cannot read it: \(error)")
+        }
+        do {
+            try verifier.verify(armored: signature.signature, data: signature.signedData, identity: committer.email, time: committer.time)
         } catch {
             throw RevisionRejected("commit \(commit.short): \(error)")
         }
