@@ -166,17 +166,19 @@ public actor Reconciler {
         return UInt64(clamped * 1_000_000_000)
     }
 
+    /// The wait before the next pass, without jitter: the interval, doubled for each network error
+    /// in a row after the first, capped at `maxBackoff` (and at 32 intervals), never below the interval.
+    public static func backoff(interval: TimeInterval, errorStreak: Int, maxBackoff: TimeInterval) -> TimeInterval {
+        guard errorStreak > 0 else { return interval }
+        let cap = max(interval, min(maxBackoff, interval * 32))
+        return min(cap, interval * pow(2, Double(min(errorStreak - 1, 30))))
+    }
+
     func nextDelay(after record: PassRecord) -> TimeInterval {
         // Clamped first: a jitter range of an infinite interval traps in `Double.random(in:)`.
         let interval = configuration.interval.isFinite ? min(max(configuration.interval, 0.01), Reconciler.maxDelay) : Reconciler.maxDelay
-        var delay = interval
-        if record.outcome == .error {
-            errorStreak += 1
-            let cap = max(interval, min(configuration.maxBackoff, interval * 32))
-            delay = min(cap, interval * pow(2, Double(min(errorStreak - 1, 30))))
-        } else {
-            errorStreak = 0
-        }
+        errorStreak = record.outcome == .error ? errorStreak + 1 : 0
+        let delay = Reconciler.backoff(interval: interval, errorStreak: errorStreak, maxBackoff: configuration.maxBackoff)
         let jitter = configuration.jitter.isFinite ? min(max(configuration.jitter, 0), 1) : 0
         let spread = delay * jitter
         return min(Reconciler.maxDelay, max(0.01, delay + Double.random(in: -spread...spread)))
