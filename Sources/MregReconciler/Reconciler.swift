@@ -33,6 +33,9 @@ public struct ReconcilerConfiguration: Sendable {
     public var credentials = Credentials()
     /// Timeout of each call to the model server.
     public var serverTimeout: TimeInterval = 10
+    /// Longest wait for a Git call on the network (ref advertisement, fetch); libgit2 1.5 has no
+    /// timeouts of its own, so a remote that accepts and never answers is cut off here.
+    public var gitTimeout: TimeInterval = 60
 
     public init(repository: String, environment: String, host: String, server: String, store: String) {
         self.repository = repository
@@ -63,7 +66,10 @@ public actor Reconciler {
     let store: HostStore
     let client: ServerClient
     let mirror: Repository
+    let mirrorPath: String
     let mirrorRef: String
+    /// Network Git calls, one at a time: one stuck past its deadline holds it until it returns.
+    let gitLane = BlockingLane()
     var state: PersistedState
     /// The last revision read (and its signature checked), reused while the tip stays.
     var cachedRevision: Revision?
@@ -132,6 +138,7 @@ public actor Reconciler {
         self.store = store
         self.lockDescriptor = fd
         self.mirror = mirror
+        self.mirrorPath = mirrorPath
         self.mirrorRef = "refs/heads/" + configuration.branch
         self.client = ServerClient(baseURL: configuration.server, token: configuration.adminToken, timeout: configuration.serverTimeout)
         self.state = restored
@@ -243,12 +250,18 @@ public actor Reconciler {
 
     /// Fetches the tip when it moved and picks the revision to apply: the tip, unless it was refused
     /// before or is refused now (then the applied commit, kept healthy; nil when there is none).
-    private func chooseRevision() throws -> (tip: ObjectID, revision: Revision?) {
-        let tip = try remoteTip()
+    private func chooseRevision() async throws -> (tip: ObjectID, revision: Revision?) {
+        let tip = try await remoteTip()
         board.update { $0.desiredCommit = tip.hex }
         if try mirror.referenceTarget(mirrorRef) != tip {
+            let (path, branch, ref) = (mirrorPath, configuration.branch, mirrorRef)
+            let (url, credentials) = (configuration.repository, configuration.credentials)
             do {
-                try mirror.fetchBranch(configuration.branch, url: configuration.repository, into: mirrorRef, credentials: configuration.credentials)
+                // On a handle of its own, off the cooperative pool: a fetch cut off by its deadline
+                // may still be running when the next pass reads the mirror.
+                try await gitLane.run("fetch from '\(redactedURL(url))'", seconds: configuration.gitTimeout) {
+                    _ = try Repository.open(at: path).fetchBranch(branch, url: url, into: ref, credentials: credentials)
+                }
             } catch {
                 throw TransientError(description: "fetch failed: \(error)")
             }
@@ -280,7 +293,7 @@ public actor Reconciler {
 
     /// The pass proper: returns the outcome, the commit aimed at and a detail line.
     private func reconcile() async throws -> (PassOutcome, String?, String?) {
-        let (tip, chosen) = try chooseRevision()
+        let (tip, chosen) = try await chooseRevision()
         let tipRefused = state.failed?.commit == tip.hex
         guard let revision = chosen else {
             board.update { $0.converged = false }
@@ -352,10 +365,13 @@ public actor Reconciler {
         return "not served: " + modelFailures.keys.sorted().map { "\($0) (\(modelFailures[$0]!.reason))" }.joined(separator: ", ")
     }
 
-    private func remoteTip() throws -> ObjectID {
+    private func remoteTip() async throws -> ObjectID {
         let refs: [String: ObjectID]
+        let (url, credentials) = (configuration.repository, configuration.credentials)
         do {
-            refs = try Repository.remoteReferences(url: configuration.repository, credentials: configuration.credentials)
+            refs = try await gitLane.run("remote '\(redactedURL(url))'", seconds: configuration.gitTimeout) {
+                try Repository.remoteReferences(url: url, credentials: credentials)
+            }
         } catch {
             throw TransientError(description: "remote '\(redactedURL(configuration.repository))': \(error)")
         }

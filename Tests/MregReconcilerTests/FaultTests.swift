@@ -176,6 +176,32 @@ import Testing
         #expect(try await lab.serving()["penguins"] == ServingTarget(version: "v2"))
     }
 
+    @Test func aRemoteThatNeverAnswersIsCutOffAndNeverPiledUp() async throws {
+        let lab = try Lab()
+        defer { lab.close() }
+        let silent = SilentListener()
+        var config = lab.configuration()
+        config.repository = "git://127.0.0.1:\(silent.port)/registry.git"
+        config.gitTimeout = 0.5
+        let reconciler = try Reconciler(configuration: config)
+        let first = await reconciler.pass()
+        #expect(first.outcome == .error)
+        #expect(first.detail?.contains("gave no answer within 0.5 s") == true, "\(first.detail ?? "")")
+        // The stuck call still holds its lane: the next pass says so instead of starting another.
+        let second = await reconciler.pass()
+        #expect(second.outcome == .error)
+        #expect(second.detail?.contains("still waiting from an earlier pass") == true, "\(second.detail ?? "")")
+        // The remote goes away: the stuck call returns, and passes try the remote again.
+        silent.close()
+        var detail = second.detail ?? ""
+        let deadline = Date().addingTimeInterval(20)
+        while detail.contains("still waiting") && Date() < deadline {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            detail = await reconciler.pass().detail ?? ""
+        }
+        #expect(!detail.contains("still waiting") && !detail.contains("no answer"), "\(detail)")
+    }
+
     /// A store on a small tmpfs (needs root to mount; skipped, visibly, without it).
     static let canMount: Bool = {
         let probe = NSTemporaryDirectory() + "mreg-mount-probe-\(getpid())"
