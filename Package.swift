@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(
             name: "MregReconcilerTests",
             dependencies: ["MregReconciler", "MregRegistry", "MregML", "MregGit", "MregCore", "MregTestSupport"]),
+        .testTarget(name: "MregKubernetesTests", dependencies: ["MregKubernetes", "MregCore", "MregTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )

@@ -9,6 +9,12 @@ public struct KServeServing: Sendable, Equatable {
     /// servers refuse a folder holding more than one file they could load).
     public var folder: Bool
 
+    public init(modelFormat: String, runtime: String, folder: Bool) {
+        self.modelFormat = modelFormat
+        self.runtime = runtime
+        self.folder = folder
+    }
+
     /// The ClusterServingRuntime `mreg render` writes for `mreg serve`.
     public static let mregRuntime = "mreg"
 
@@ -18,13 +24,23 @@ public struct KServeServing: Sendable, Equatable {
         "kserve-huggingfaceserver", "kserve-torchserve", "kserve-paddleserver", "kserve-pmmlserver",
     ]
 
-    /// The formats the mreg runtime scores natively.
+    /// The formats the mreg runtime scores natively, by their KServe `modelFormat` names.
     public static let mregFormats: Set<String> = ["mreg", "xgboost", "lightgbm"]
+
+    /// A `version.yaml` format as KServe names model formats (`xgboost-json` is `xgboost`).
+    public static func kserveFormat(_ format: String?) -> String {
+        switch format {
+        case nil, "mreg"?: return "mreg"
+        case "xgboost-json"?, "xgboost-ubjson"?, "xgboost"?: return "xgboost"
+        case "lightgbm-text"?, "lightgbm"?: return "lightgbm"
+        case let other?: return other
+        }
+    }
 
     /// Chooses how to serve a version of `format` whose main file is `artifact`; `override` is the
     /// manifest's `kubernetes.runtime`. Errors say why KServe cannot serve it and what to do.
     public static func choose(format: String?, artifact: String?, override: String?, model: String) throws(RenderError) -> KServeServing {
-        let format = format ?? "mreg"
+        let format = kserveFormat(format)
         let file = artifact.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
         let ext = file.split(separator: ".").count > 1 ? "." + (file.split(separator: ".").last.map(String.init) ?? "") : ""
         if let override {
