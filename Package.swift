@@ -28,8 +28,10 @@ let package = Package(
         .target(name: "MregGit", dependencies: ["CGit2", "CZlib"]),
         .target(name: "MregCore", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "MregML", dependencies: ["MregCore"]),
+        // Kubernetes objects (KServe InferenceServices, Deployments) from a manifest: pure, no I/O.
+        .target(name: "MregKubernetes", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
-        .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregTemplates"]),
+        .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregKubernetes", "MregTemplates"]),
         // libcrypto (Debian libssl-dev) for SSH signature checks; only MregReconciler calls it.
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(
             name: "MregReconcilerTests",
             dependencies: ["MregReconciler", "MregRegistry", "MregML", "MregGit", "MregCore", "MregTestSupport"]),
+        .testTarget(name: "MregKubernetesTests", dependencies: ["MregKubernetes", "MregCore", "MregTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )

@@ -15,11 +15,14 @@ public struct Deployment: Sendable, Equatable {
     public var canary: Canary?
     /// The hosts that serve it; nil means every host of the environment.
     public var hosts: [String]?
+    /// Replicas, autoscaling, resources and runtime for `mreg render`; hosts ignore them.
+    public var kubernetes: ModelKubernetesSettings?
 
-    public init(version: String, canary: Canary? = nil, hosts: [String]? = nil) {
+    public init(version: String, canary: Canary? = nil, hosts: [String]? = nil, kubernetes: ModelKubernetesSettings? = nil) {
         self.version = version
         self.canary = canary
         self.hosts = hosts
+        self.kubernetes = kubernetes
     }
 
     /// True when `host` is one of the hosts that must serve this model.
@@ -32,11 +35,15 @@ public struct Manifest: Sendable, Equatable {
     /// A manifest that would leave a host with nothing to serve is refused unless this is set.
     public var allowEmpty: Bool
     public var models: [String: Deployment]
+    /// Namespace, image and the like for `mreg render`; hosts ignore them.
+    public var kubernetes: KubernetesSettings?
 
-    public init(environment: String, allowEmpty: Bool = false, models: [String: Deployment] = [:]) {
+    public init(environment: String, allowEmpty: Bool = false, models: [String: Deployment] = [:],
+                kubernetes: KubernetesSettings? = nil) {
         self.environment = environment
         self.allowEmpty = allowEmpty
         self.models = models
+        self.kubernetes = kubernetes
     }
 
     /// The path of an environment's manifest, relative to the registry.
@@ -77,12 +84,16 @@ public struct Manifest: Sendable, Equatable {
                     }
                     hosts = list
                 }
+                var kubernetes: ModelKubernetesSettings?
+                if var k = try d.optionalObject("kubernetes") { kubernetes = try ModelKubernetesSettings.read(&k) }
                 try d.finish()
-                models[name] = Deployment(version: version, canary: canary, hosts: hosts)
+                models[name] = Deployment(version: version, canary: canary, hosts: hosts, kubernetes: kubernetes)
             }
         }
+        var kubernetes: KubernetesSettings?
+        if var k = try f.optionalObject("kubernetes") { kubernetes = try KubernetesSettings.read(&k) }
         try f.finish()
-        return Manifest(environment: environment, allowEmpty: allowEmpty, models: models)
+        return Manifest(environment: environment, allowEmpty: allowEmpty, models: models, kubernetes: kubernetes)
     }
 
     /// The YAML text, models sorted by name.
@@ -93,10 +104,12 @@ public struct Manifest: Sendable, Equatable {
             var pairs: [(String, YAMLNode)] = [("version", .string(d.version))]
             if let c = d.canary { pairs.append(("canary", .map([("version", .string(c.version)), ("weight", .int(c.weight))]))) }
             if let h = d.hosts { pairs.append(("hosts", .list(h.map { .string($0) }))) }
+            if let k = d.kubernetes { pairs.append(("kubernetes", k.yaml)) }
             modelPairs.append((name, .map(pairs)))
         }
         var doc: [(String, YAMLNode)] = [("schemaVersion", .int(1)), ("environment", .string(environment))]
         if allowEmpty { doc.append(("allowEmpty", .bool(true))) }
+        if let k = kubernetes { doc.append(("kubernetes", k.yaml)) }
         doc.append(("models", .map(modelPairs)))
         return YAMLNode.map(doc).render()
     }

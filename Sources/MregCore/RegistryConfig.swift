@@ -83,19 +83,23 @@ public struct MonitoringConfig: Sendable, Equatable {
 }
 
 /// `mreg.yaml`: the registry's name, main branch, environments in promotion order with their gates,
-/// and monitoring thresholds.
+/// monitoring thresholds, and the artifact store.
 public struct RegistryConfig: Sendable, Equatable {
     public static let fileName = "mreg.yaml"
     public var name: String
     public var mainBranch: String
     public var environments: [EnvironmentConfig]
     public var monitoring: MonitoringConfig
+    /// Where large files live instead of Git; nil: every file is committed.
+    public var store: StoreConfig?
 
-    public init(name: String, mainBranch: String = "main", environments: [EnvironmentConfig], monitoring: MonitoringConfig = MonitoringConfig()) {
+    public init(name: String, mainBranch: String = "main", environments: [EnvironmentConfig],
+                monitoring: MonitoringConfig = MonitoringConfig(), store: StoreConfig? = nil) {
         self.name = name
         self.mainBranch = mainBranch
         self.environments = environments
         self.monitoring = monitoring
+        self.store = store
     }
 
     /// The configuration `mreg init` writes: staging then production, with the default gates.
@@ -154,8 +158,10 @@ public struct RegistryConfig: Sendable, Equatable {
         }
         var monitoring = MonitoringConfig()
         if var m = try f.optionalObject("monitoring") { monitoring = try MonitoringConfig.read(&m) }
+        var store: StoreConfig?
+        if var s = try f.optionalObject("store") { store = try StoreConfig.read(&s) }
         try f.finish()
-        return RegistryConfig(name: name, mainBranch: mainBranch, environments: environments, monitoring: monitoring)
+        return RegistryConfig(name: name, mainBranch: mainBranch, environments: environments, monitoring: monitoring, store: store)
     }
 
     /// The YAML text of this configuration.
@@ -170,10 +176,11 @@ public struct RegistryConfig: Sendable, Equatable {
             envs.append(.map(pairs))
             previous = e.name
         }
-        let doc = YAMLNode.map([
+        var pairs: [(String, YAMLNode)] = [
             ("schemaVersion", .int(1)), ("name", .string(name)), ("mainBranch", .string(mainBranch)),
             ("environments", .list(envs)), ("monitoring", monitoring.yaml),
-        ])
-        return doc.render()
+        ]
+        if let store { pairs.append(("store", store.yaml)) }
+        return YAMLNode.map(pairs).render()
     }
 }

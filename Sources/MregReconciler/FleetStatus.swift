@@ -58,29 +58,21 @@ public enum FleetStatus {
         var prepared = URLRequest(url: target)
         prepared.timeoutInterval = timeout
         let request = prepared
-        // A hard deadline on top of URLSession's: a host that accepts and then stalls is unknown too.
-        let result = await withTaskGroup(of: HostReport?.self) { group in
-            group.addTask {
-                do {
-                    let (data, response) = try await session.settledData(for: request)
-                    guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-                        return HostReport(url: url, status: nil, error: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
-                    }
-                    guard let json = try? JSONValue.parse(data), json["schema"]?.intValue == 1 else {
-                        return HostReport(url: url, status: nil, error: "not a reconciler status document")
-                    }
-                    return HostReport(url: url, status: json, error: nil)
-                } catch {
-                    return HostReport(url: url, status: nil, error: networkErrorText(error, timeout: timeout))
+        // A hard deadline on top of URLSession's: a host that accepts and then stalls is unknown too,
+        // even when the request ignores its cancellation.
+        let result = await withHardDeadline(seconds: timeout + 0.5, onTimeout: HostReport(url: url, status: nil, error: "no answer within \(JSONValue.format(timeout))s")) {
+            do {
+                let (data, response) = try await session.settledData(for: request)
+                guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
+                    return HostReport(url: url, status: nil, error: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
                 }
+                guard let json = try? JSONValue.parse(data), json["schema"]?.intValue == 1 else {
+                    return HostReport(url: url, status: nil, error: "not a reconciler status document")
+                }
+                return HostReport(url: url, status: json, error: nil)
+            } catch {
+                return HostReport(url: url, status: nil, error: networkErrorText(error, timeout: timeout))
             }
-            group.addTask {
-                try? await Task.sleep(nanoseconds: UInt64((timeout + 0.5) * 1e9))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? HostReport(url: url, status: nil, error: "no answer within \(JSONValue.format(timeout))s")
         }
         return result
     }

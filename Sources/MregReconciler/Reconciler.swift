@@ -33,6 +33,9 @@ public struct ReconcilerConfiguration: Sendable {
     public var credentials = Credentials()
     /// Timeout of each call to the model server.
     public var serverTimeout: TimeInterval = 10
+    /// Longest wait for a Git call on the network (ref advertisement, fetch); libgit2 1.5 has no
+    /// timeouts of its own, so a remote that accepts and never answers is cut off here.
+    public var gitTimeout: TimeInterval = 60
 
     public init(repository: String, environment: String, host: String, server: String, store: String) {
         self.repository = repository
@@ -63,7 +66,10 @@ public actor Reconciler {
     let store: HostStore
     let client: ServerClient
     let mirror: Repository
+    let mirrorPath: String
     let mirrorRef: String
+    /// Network Git calls, one at a time: one stuck past its deadline holds it until it returns.
+    let gitLane = BlockingLane()
     var state: PersistedState
     /// The last revision read (and its signature checked), reused while the tip stays.
     var cachedRevision: Revision?
@@ -132,6 +138,7 @@ public actor Reconciler {
         self.store = store
         self.lockDescriptor = fd
         self.mirror = mirror
+        self.mirrorPath = mirrorPath
         self.mirrorRef = "refs/heads/" + configuration.branch
         self.client = ServerClient(baseURL: configuration.server, token: configuration.adminToken, timeout: configuration.serverTimeout)
         self.state = restored
@@ -166,17 +173,19 @@ public actor Reconciler {
         return UInt64(clamped * 1_000_000_000)
     }
 
+    /// The wait before the next pass, without jitter: the interval, doubled for each network error
+    /// in a row after the first, capped at `maxBackoff` (and at 32 intervals), never below the interval.
+    public static func backoff(interval: TimeInterval, errorStreak: Int, maxBackoff: TimeInterval) -> TimeInterval {
+        guard errorStreak > 0 else { return interval }
+        let cap = max(interval, min(maxBackoff, interval * 32))
+        return min(cap, interval * pow(2, Double(min(errorStreak - 1, 30))))
+    }
+
     func nextDelay(after record: PassRecord) -> TimeInterval {
         // Clamped first: a jitter range of an infinite interval traps in `Double.random(in:)`.
         let interval = configuration.interval.isFinite ? min(max(configuration.interval, 0.01), Reconciler.maxDelay) : Reconciler.maxDelay
-        var delay = interval
-        if record.outcome == .error {
-            errorStreak += 1
-            let cap = max(interval, min(configuration.maxBackoff, interval * 32))
-            delay = min(cap, interval * pow(2, Double(min(errorStreak - 1, 30))))
-        } else {
-            errorStreak = 0
-        }
+        errorStreak = record.outcome == .error ? errorStreak + 1 : 0
+        let delay = Reconciler.backoff(interval: interval, errorStreak: errorStreak, maxBackoff: configuration.maxBackoff)
         let jitter = configuration.jitter.isFinite ? min(max(configuration.jitter, 0), 1) : 0
         let spread = delay * jitter
         return min(Reconciler.maxDelay, max(0.01, delay + Double.random(in: -spread...spread)))
@@ -241,12 +250,18 @@ public actor Reconciler {
 
     /// Fetches the tip when it moved and picks the revision to apply: the tip, unless it was refused
     /// before or is refused now (then the applied commit, kept healthy; nil when there is none).
-    private func chooseRevision() throws -> (tip: ObjectID, revision: Revision?) {
-        let tip = try remoteTip()
+    private func chooseRevision() async throws -> (tip: ObjectID, revision: Revision?) {
+        let tip = try await remoteTip()
         board.update { $0.desiredCommit = tip.hex }
         if try mirror.referenceTarget(mirrorRef) != tip {
+            let (path, branch, ref) = (mirrorPath, configuration.branch, mirrorRef)
+            let (url, credentials) = (configuration.repository, configuration.credentials)
             do {
-                try mirror.fetchBranch(configuration.branch, url: configuration.repository, into: mirrorRef, credentials: configuration.credentials)
+                // On a handle of its own, off the cooperative pool: a fetch cut off by its deadline
+                // may still be running when the next pass reads the mirror.
+                try await gitLane.run("fetch from '\(redactedURL(url))'", seconds: configuration.gitTimeout) {
+                    _ = try Repository.open(at: path).fetchBranch(branch, url: url, into: ref, credentials: credentials)
+                }
             } catch {
                 throw TransientError(description: "fetch failed: \(error)")
             }
@@ -278,7 +293,7 @@ public actor Reconciler {
 
     /// The pass proper: returns the outcome, the commit aimed at and a detail line.
     private func reconcile() async throws -> (PassOutcome, String?, String?) {
-        let (tip, chosen) = try chooseRevision()
+        let (tip, chosen) = try await chooseRevision()
         let tipRefused = state.failed?.commit == tip.hex
         guard let revision = chosen else {
             board.update { $0.converged = false }
@@ -303,7 +318,9 @@ public actor Reconciler {
         }
         if plan.isEmpty {
             let newCommit = state.appliedCommit != revision.commit.hex
-            if revision.commit == tip {
+            // A refused tip may be the applied commit itself (its signer's key was removed since):
+            // it stays refused, and served as it was.
+            if revision.commit == tip && !tipRefused {
                 state.appliedCommit = tip.hex
                 state.failed = nil
             }
@@ -334,7 +351,7 @@ public actor Reconciler {
             throw TransientError(description: "healing \(revision.commit.short) failed: \(rejected.reason)")
         }
         state.appliedCommit = revision.commit.hex
-        if revision.commit == tip { state.failed = nil }
+        if revision.commit == tip && !tipRefused { state.failed = nil }
         let after = (try? await client.serving()) ?? serving
         publishModels(revision, serving: after)
         board.update { $0.converged = !tipRefused && self.modelFailures.isEmpty }
@@ -348,10 +365,13 @@ public actor Reconciler {
         return "not served: " + modelFailures.keys.sorted().map { "\($0) (\(modelFailures[$0]!.reason))" }.joined(separator: ", ")
     }
 
-    private func remoteTip() throws -> ObjectID {
+    private func remoteTip() async throws -> ObjectID {
         let refs: [String: ObjectID]
+        let (url, credentials) = (configuration.repository, configuration.credentials)
         do {
-            refs = try Repository.remoteReferences(url: configuration.repository, credentials: configuration.credentials)
+            refs = try await gitLane.run("remote '\(redactedURL(url))'", seconds: configuration.gitTimeout) {
+                try Repository.remoteReferences(url: url, credentials: credentials)
+            }
         } catch {
             throw TransientError(description: "remote '\(redactedURL(configuration.repository))': \(error)")
         }
@@ -376,8 +396,15 @@ public actor Reconciler {
             throw RevisionRejected("commit \(commit.short): cannot read its signature: \(error)")
         }
         guard let signature else { throw RevisionRejected("commit \(commit.short) is not signed (--allowed-signers is set)") }
+        // As `git verify-commit`: the signer must be allowed as the committer, at the commit's time.
+        let committer: Signature
         do {
-            try verifier.verify(armored: signature.signature, data: signature.signedData)
+            committer = try mirror.commit(commit).committer
+        } catch {
+            throw RevisionRejected("commit \(commit.short): cannot read it: \(error)")
+        }
+        do {
+            try verifier.verify(armored: signature.signature, data: signature.signedData, identity: committer.email, time: committer.time)
         } catch {
             throw RevisionRejected("commit \(commit.short): \(error)")
         }

@@ -18,10 +18,22 @@ public struct SSHPublicKey: Sendable, Equatable, Hashable {
 
 /// One line of an OpenSSH allowed-signers file: `principals [options] keytype base64key [comment]`.
 public struct AllowedSigner: Sendable, Equatable {
+    /// Patterns (`*`, `?`, `!` to exclude) the signer's identity must match, as ssh-keygen reads them.
     public var principals: [String]
     public var key: SSHPublicKey
-    /// From `namespaces="git,file"`; nil allows every namespace.
+    /// From `namespaces="git,file"` (patterns too); nil allows every namespace.
     public var namespaces: [String]?
+    /// From `valid-after=` / `valid-before=`: the window in which a signature time is accepted.
+    public var validAfter: Int64?
+    public var validBefore: Int64?
+
+    public init(principals: [String], key: SSHPublicKey, namespaces: [String]? = nil, validAfter: Int64? = nil, validBefore: Int64? = nil) {
+        self.principals = principals
+        self.key = key
+        self.namespaces = namespaces
+        self.validAfter = validAfter
+        self.validBefore = validBefore
+    }
 }
 
 /// What is wrong with a signature, or with the file of allowed signers.
@@ -34,6 +46,8 @@ public enum SignatureError: Error, Equatable, CustomStringConvertible, Sendable 
     case unsupportedKey(String)
     case invalid(fingerprint: String)
     case allowedSigners(file: String, line: Int, reason: String)
+    case principal(fingerprint: String, identity: String)
+    case outsideValidity(fingerprint: String, reason: String)
 
     public var description: String {
         switch self {
@@ -45,6 +59,8 @@ public enum SignatureError: Error, Equatable, CustomStringConvertible, Sendable 
         case .unsupportedKey(let type): return "key type '\(type)' is not supported (ed25519, ecdsa-sha2-nistp256/384/521, rsa)"
         case .invalid(let fp): return "the signature by key \(fp) does not match the commit"
         case .allowedSigners(let file, let line, let reason): return "'\(file)' line \(line): \(reason)"
+        case .principal(let fp, let identity): return "key \(fp) is not allowed to sign as '\(identity)' (no matching principal in the allowed signers)"
+        case .outsideValidity(let fp, let reason): return "key \(fp) \(reason)"
         }
     }
 }
@@ -120,28 +136,22 @@ public struct SignatureVerifier: Sendable {
             func fail(_ reason: String) -> SignatureError { .allowedSigners(file: file, line: i + 1, reason: reason) }
             guard tokens.count >= 3 else { throw fail("expected 'principals [options] keytype key'") }
             var index = 1
-            var namespaces: [String]?
+            var options = SignerOptions()
             if !keyTypes.contains(tokens[1]) {
-                // Options may hold commas inside quotes: split them with the quote-aware tokenizer.
-                for option in splitOptions(tokens[1]) {
-                    let lower = option.lowercased()
-                    if lower.hasPrefix("namespaces=") {
-                        let value = option.dropFirst("namespaces=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                        namespaces = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                    } else if lower == "cert-authority" {
-                        throw fail("cert-authority keys are not supported")
-                    }
-                }
+                do { options = try SignerOptions.parse(tokens[1]) } catch { throw fail(error.reason) }
                 index = 2
             }
             guard tokens.count > index + 1 else { throw fail("expected a key type and a key") }
             let type = tokens[index]
             guard keyTypes.contains(type) else { throw fail("unknown key type '\(type)'") }
+            // Security-key signatures carry flags and a counter mreg does not check: refused, not half-checked.
+            guard !type.hasPrefix("sk-") else { throw fail("security-key signers ('\(type)') are not supported") }
             guard let blob = Data(base64Encoded: tokens[index + 1]) else { throw fail("the key is not base64") }
             var reader = WireReader(Array(blob))
             guard (try? reader.text()) == type else { throw fail("the key does not hold a '\(type)' key") }
             let principals = tokens[0].split(separator: ",").map(String.init)
-            out.append(AllowedSigner(principals: principals, key: SSHPublicKey(type: type, blob: Array(blob)), namespaces: namespaces))
+            out.append(AllowedSigner(principals: principals, key: SSHPublicKey(type: type, blob: Array(blob)), namespaces: options.namespaces,
+                                     validAfter: options.validAfter, validBefore: options.validBefore))
         }
         return out
     }
@@ -182,9 +192,12 @@ public struct SignatureVerifier: Sendable {
         return parts
     }
 
-    /// Checks an armored SSH signature over `data` in namespace `git`; returns the signer.
+    /// Checks an armored SSH signature over `data` in namespace `git`, as `ssh-keygen -Y verify -I
+    /// IDENTITY -n NAMESPACE -Overify-time=TIME` does: a line of the file must hold the key, a
+    /// principal pattern matching `identity` (nil: any line with the key), the namespace, and a
+    /// validity window holding `time` (seconds since 1970; git passes the committer time). Returns the signer.
     @discardableResult
-    public func verify(armored: String, data: Data, namespace: String = "git") throws(SignatureError) -> AllowedSigner {
+    public func verify(armored: String, data: Data, namespace: String = "git", identity: String? = nil, time: Int64? = nil) throws(SignatureError) -> AllowedSigner {
         let blob = try SignatureVerifier.dearmor(armored)
         var r = WireReader(blob)
         guard blob.count >= 6, Array(blob[0..<6]) == Array("SSHSIG".utf8) else { throw .malformed("no SSHSIG magic") }
@@ -199,9 +212,7 @@ public struct SignatureVerifier: Sendable {
         let keyType = try keyReader.text()
         let key = SSHPublicKey(type: keyType, blob: keyBlob)
         guard ns == namespace else { throw .wrongNamespace(ns) }
-        guard let signer = signers.first(where: { $0.key.blob == keyBlob && ($0.namespaces?.contains(namespace) ?? true) }) else {
-            throw .unknownKey(fingerprint: key.fingerprint)
-        }
+        let signer = try matchingSigner(key: key, namespace: namespace, identity: identity, time: time)
         let bits: Int32
         switch hashAlgorithm {
         case "sha256": bits = 256
@@ -219,6 +230,26 @@ public struct SignatureVerifier: Sendable {
             throw .invalid(fingerprint: key.fingerprint)
         }
         return signer
+    }
+
+    /// The first line that allows `key` to sign in `namespace` as `identity` at `time`; the error says
+    /// what the closest line lacked.
+    func matchingSigner(key: SSHPublicKey, namespace: String, identity: String?, time: Int64?) throws(SignatureError) -> AllowedSigner {
+        let withKey = signers.filter { $0.key.blob == key.blob }
+        guard !withKey.isEmpty else { throw .unknownKey(fingerprint: key.fingerprint) }
+        let inNamespace = withKey.filter { $0.namespaces.map { Pattern.matchList(namespace, $0) == .match } ?? true }
+        guard !inNamespace.isEmpty else { throw .unknownKey(fingerprint: key.fingerprint) }
+        let asIdentity = inNamespace.filter { signer in identity.map { Pattern.matchList($0, signer.principals) == .match } ?? true }
+        guard !asIdentity.isEmpty else { throw .principal(fingerprint: key.fingerprint, identity: identity ?? "") }
+        guard let time else { return asIdentity[0] }
+        if let ok = asIdentity.first(where: { ($0.validAfter.map { time >= $0 } ?? true) && ($0.validBefore.map { time <= $0 } ?? true) }) {
+            return ok
+        }
+        let first = asIdentity[0]
+        if let after = first.validAfter, time < after {
+            throw .outsideValidity(fingerprint: key.fingerprint, reason: "is not valid before \(SignerOptions.format(after)) (signature time \(SignerOptions.format(time)))")
+        }
+        throw .outsideValidity(fingerprint: key.fingerprint, reason: "expired at \(SignerOptions.format(first.validBefore ?? 0)) (signature time \(SignerOptions.format(time)))")
     }
 
     /// The bytes between the armor lines, base64-decoded.

@@ -99,9 +99,9 @@ extension Registry {
                 throw RegistryError.invalidInput("\(request.environment) serves no \(request.model) yet to keep as stable; promote without --canary first")
             }
             guard stable != version else { throw RegistryError.invalidInput("\(request.model)@\(version) is already the stable version in \(request.environment)") }
-            next = Deployment(version: stable, canary: Canary(version: version, weight: canary), hosts: previous?.hosts)
+            next = Deployment(version: stable, canary: Canary(version: version, weight: canary), hosts: previous?.hosts, kubernetes: previous?.kubernetes)
         } else {
-            next = Deployment(version: version, canary: nil, hosts: previous?.hosts)
+            next = Deployment(version: version, canary: nil, hosts: previous?.hosts, kubernetes: previous?.kubernetes)
         }
         guard next != previous else {
             throw RegistryError.invalidInput("\(request.environment) already serves \(request.model)@\(version) that way; nothing to promote")

@@ -22,7 +22,7 @@ struct Mreg: AsyncParsableCommand {
         subcommands: [
             Quickstart.self, Init.self, Train.self, Register.self, Card.self, Evaluate.self, List.self, Show.self, History.self,
             Diff.self, Verify.self, Predict.self, Promote.self, Rollback.self, Status.self, Pipeline.self, Serve.self, Monitor.self,
-            Reconcile.self,
+            Reconcile.self, Render.self,
         ]
     )
 
@@ -167,4 +167,11 @@ extension Deployment {
         if let h = hosts { o["hosts"] = .array(h.map(JSONValue.string)) }
         return .object(o)
     }
+}
+
+/// Prints a report canonically (sorted keys, two-space indentation), as `printJSON` does.
+func printReport<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
 }

@@ -42,6 +42,9 @@ struct Reconcile: AsyncParsableCommand {
     @Option(help: "Time between passes: 30s, 500ms, 2m, or seconds.")
     var interval = "30s"
 
+    @Option(help: "Longest wait for the Git remote in one call (ref advertisement, fetch): 60s, 2m, or seconds.")
+    var gitTimeout = "60s"
+
     @Flag(help: "Do one pass and exit: 0 when converged, 1 when not.")
     var once = false
 
@@ -61,6 +64,9 @@ struct Reconcile: AsyncParsableCommand {
     var mirror: String?
 
     func validate() throws {
+        guard let git = Reconcile.seconds(gitTimeout), git > 0, git <= 86_400 else {
+            throw ValidationError("invalid --git-timeout '\(gitTimeout)' (examples: 60s, 2m; at most 24h)")
+        }
         guard let seconds = Reconcile.seconds(interval) else { throw ValidationError("invalid --interval '\(interval)' (examples: 30s, 500ms, 2m)") }
         guard seconds <= Reconciler.maxDelay else {
             throw ValidationError("--interval '\(interval)' is longer than the longest wait, 168h")
@@ -85,6 +91,7 @@ struct Reconcile: AsyncParsableCommand {
         var config = ReconcilerConfiguration(repository: repo, environment: env, host: host, server: server, store: store)
         config.branch = branch
         config.interval = Reconcile.seconds(interval)!
+        config.gitTimeout = Reconcile.seconds(gitTimeout)!
         config.suspend = suspend
         config.mirror = mirror
         config.credentials = Credentials.fromEnvironment()

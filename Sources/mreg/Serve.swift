@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MregCore
 import MregServer
 
 struct Serve: AsyncParsableCommand {
@@ -18,10 +19,17 @@ struct Serve: AsyncParsableCommand {
             Example:
               mreg serve --store /var/lib/mreg/store --port 8080
               mreg serve --store ./store --port 0 --capture ./capture --capture-percent 5
+              mreg serve --model-dir /mnt/models --model-name fraud --host 0.0.0.0 --port 8080
             """)
 
     @Option(help: "The store folder: STORE/MODEL/VERSION/ with each version's files.")
-    var store: String
+    var store: String?
+
+    @Option(help: "Serve the one version folder DIR (its version.yaml names the version), as KServe's storage initializer lays it out in /mnt/models; needs --model-name.")
+    var modelDir: String?
+
+    @Option(help: "With --model-dir: the name the model is served under.")
+    var modelName: String?
 
     @Option(help: "Address to listen on; a non-loopback address needs --admin-token-file.")
     var host = "127.0.0.1"
@@ -60,6 +68,11 @@ struct Serve: AsyncParsableCommand {
     var bodyTimeout: Double = 60
 
     func validate() throws {
+        guard (store == nil) != (modelDir == nil) else { throw ValidationError("give exactly one of --store STORE or --model-dir DIR") }
+        guard (modelDir == nil) == (modelName == nil) else { throw ValidationError("--model-dir and --model-name go together") }
+        if let modelName, !Names.isValidModelName(modelName) {
+            throw ValidationError("model name '\(modelName)' is not valid (1-64 of a-z 0-9 . _ -)")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("port \(port) is out of range (0-65535)") }
         guard (0...100).contains(capturePercent) else {
             throw ValidationError("capture percent \(capturePercent) is out of range (0-100)")
@@ -73,8 +86,18 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var storePath = store ?? ""
+        var tokenFile = adminTokenFile
+        if let modelDir, let modelName {
+            do {
+                (storePath, tokenFile) = try SingleModelStore.make(folder: modelDir, model: modelName, adminTokenFile: adminTokenFile)
+            } catch {
+                printError(error.description)
+                throw ExitCode(2)
+            }
+        }
         let config = ServerConfiguration(
-            store: store, host: host, port: port, adminTokenFile: adminTokenFile,
+            store: storePath, host: host, port: port, adminTokenFile: tokenFile,
             capture: capture.map {
                 CaptureConfiguration(directory: $0, percent: capturePercent, maxFileBytes: captureFileBytes,
                                      minFreeBytes: captureMinFreeBytes, queueCapacity: captureQueue)
@@ -94,5 +117,41 @@ struct Serve: AsyncParsableCommand {
             printError(error.description)
             throw ExitCode(2)
         }
+    }
+}
+
+/// `serve --model-dir`: a store of one model whose one version is the given folder (linked, not
+/// copied), so the server loads and checks it as it loads any version. Without a token file the
+/// repository API gets a random token nobody knows: the served version cannot be changed.
+enum SingleModelStore {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func make(folder: String, model: String, adminTokenFile: String?) throws(Failure) -> (store: String, tokenFile: String?) {
+        let dir = URL(fileURLWithPath: folder).standardizedFileURL.path
+        let versionFile = dir + "/" + VersionRecord.fileName
+        guard let data = FileManager.default.contents(atPath: versionFile), data.count <= 1 << 20,
+              let text = String(data: data, encoding: .utf8)
+        else { throw Failure(description: "'\(folder)' has no readable \(VersionRecord.fileName) (a version folder of the artifact store has one)") }
+        let version: String
+        do { version = try VersionRecord.parse(text, file: versionFile).version } catch { throw Failure(description: error.description) }
+        var template = Array((NSTemporaryDirectory() + "/mreg-serve-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw Failure(description: "cannot make a temporary folder: \(String(cString: strerror(errno)))") }
+        let store = String(cString: made)
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: store + "/" + model, withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: store + "/" + model + "/" + version, withDestinationPath: dir)
+        } catch {
+            throw Failure(description: "cannot lay out '\(store)': \(error.localizedDescription)")
+        }
+        guard adminTokenFile == nil else { return (store, adminTokenFile) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        let token = store + "/.admin-token"
+        guard fm.createFile(atPath: token, contents: Data(bytes.map { String(format: "%02x", $0) }.joined().utf8),
+                            attributes: [.posixPermissions: 0o600]) else { throw Failure(description: "cannot write '\(token)'") }
+        return (store, token)
     }
 }

@@ -332,11 +332,12 @@ func currentUser() -> String {
         }
     }
 
-    @Test func sshWithKeyAndHostKeyPolicy() throws {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"), "needs sshd (openssh-server; scripts/test.sh installs it)"))
+    func sshWithKeyAndHostKeyPolicy() throws {
         let dir = TempDir("remote-ssh")
         defer { dir.remove() }
         guard let ssh = try SSHServer.start(in: dir) else {
-            print("sshd not installed: ssh transport not tested")
+            Issue.record("sshd is installed but did not start")
             return
         }
         defer { ssh.server.stop() }

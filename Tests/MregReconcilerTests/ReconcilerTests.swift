@@ -5,6 +5,15 @@ import MregTestSupport
 import Testing
 
 @Suite(.serialized) struct ReconcilerTests {
+    @Test func backoffDoublesAndIsCapped() {
+        #expect(Reconciler.backoff(interval: 30, errorStreak: 0, maxBackoff: 300) == 30)
+        #expect((1...6).map { Reconciler.backoff(interval: 30, errorStreak: $0, maxBackoff: 300) } == [30, 60, 120, 240, 300, 300])
+        // Capped at 32 intervals when maxBackoff is larger, and never below the interval.
+        #expect(Reconciler.backoff(interval: 1, errorStreak: 40, maxBackoff: 3600) == 32)
+        #expect(Reconciler.backoff(interval: 600, errorStreak: 3, maxBackoff: 300) == 600)
+        #expect(Reconciler.backoff(interval: 0.1, errorStreak: 1_000_000, maxBackoff: 0.4) == 0.4)
+    }
+
     @Test func appliesAPromotionAndRemovesTheOldVersion() async throws {
         let lab = try Lab()
         defer { lab.close() }

@@ -34,3 +34,35 @@ public func accepts(_ port: Int) -> Bool {
     } == 0
 }
 
+
+/// A TCP listener on 127.0.0.1 that never accepts: the kernel completes each connection, and then
+/// nothing is ever read or written, as with a remote that hangs. `close()` resets the connections.
+public final class SilentListener: @unchecked Sendable {
+    public let port: Int
+    private var fd: Int32
+
+    public init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+                bind(fd, p, length) == 0 ? getsockname(fd, p, &length) : -1
+            }
+        }
+        listen(fd, 64)
+        self.fd = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    public func close() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    deinit { close() }
+}
