@@ -98,7 +98,7 @@ struct ServeTritonClientTests {
     }
 }
 
-/// The environment of Tests/requirements-triton.txt (tritonclient with its http and grpc parts).
+/// The environment of Tests/requirements-triton.txt (tritonclient with its http part).
 enum TritonVenv {
     static let venv = PythonVenv(requirements: "Tests/requirements-triton.txt")
 }

@@ -113,8 +113,7 @@ final class ServerProcess: @unchecked Sendable {
         let errBuffer = errData
         err.fileHandleForReading.readabilityHandler = { h in errBuffer.append(h.availableData) }
         try process.run()
-        stdoutHandle = out.fileHandleForReading
-        let text = ServerProcess.readLine(stdoutHandle)
+        let text = ServerProcess.readLine(out.fileHandleForReading)
         guard text.hasPrefix("listening on http://127.0.0.1:") else {
             process.waitUntilExit()
             throw ServerFailed(message: "server did not start: stdout '\(text)', stderr '\(errBuffer.text)'")
@@ -123,7 +122,6 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     var stderr: String { errData.text }
-    private let stdoutHandle: FileHandle
 
     /// The next line of stdout, read byte by byte (the server writes each line once it applies).
     static func readLine(_ handle: FileHandle) -> String {
@@ -134,15 +132,6 @@ final class ServerProcess: @unchecked Sendable {
             line.append(d[d.startIndex])
         }
         return String(decoding: line, as: UTF8.self)
-    }
-
-    /// The gRPC address (`127.0.0.1:PORT`) of a server started with `--grpc-port`: its second line.
-    func grpcAddress() throws -> String {
-        let text = ServerProcess.readLine(stdoutHandle)
-        guard text.hasPrefix("listening on grpc://127.0.0.1:") else {
-            throw ServerFailed(message: "no gRPC line: stdout '\(text)', stderr '\(stderr)'")
-        }
-        return String(text.dropFirst("listening on grpc://".count))
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
