@@ -151,7 +151,9 @@ struct InferReader {
                     }
                     request.id = try string()
                 } else if keyIs(k, "outputs") {
-                    request.outputs = try parseOutputs()
+                    request.outputs = try parseOutputs(&request.outputBinary)
+                } else if keyIs(k, "parameters") {
+                    request.binaryDataOutput = try boolParameter("binary_data_output", in: "parameters") ?? false
                 } else {
                     try skipValue(depth: 1)
                 }
@@ -202,6 +204,8 @@ struct InferReader {
                 t.shape = try parseShape(index: index)
             } else if keyIs(k, "data") {
                 t.data = try parseData(name: t.name, index: index)
+            } else if keyIs(k, "parameters") {
+                t.binarySize = try binarySizeParameter(index: index)
             } else {
                 try skipValue(depth: 3)
             }
@@ -235,25 +239,82 @@ struct InferReader {
         return shape
     }
 
-    mutating func parseOutputs() throws(ServerError) -> [String] {
+    /// Reads `outputs`; the `binary_data` parameter of each output that has one goes to `binary`.
+    mutating func parseOutputs(_ binary: inout [String: Bool]) throws(ServerError) -> [String] {
         var names = [String]()
         guard try openArray("'outputs'") else { return names }
         repeat {
             var name: String?
+            var flag: Bool?
             if try openObject("'outputs[\(names.count)]'") {
                 repeat {
                     let k = try key()
                     if keyIs(k, "name") {
                         name = try stringField("'outputs[\(names.count)].name'")
+                    } else if keyIs(k, "parameters") {
+                        flag = try boolParameter("binary_data", in: "outputs[\(names.count)].parameters")
                     } else {
                         try skipValue(depth: 3)
                     }
                 } while try next(close: UInt8(ascii: "}"))
             }
             guard let name else { throw ServerError.invalidRequest("'outputs[\(names.count)]' has no 'name'") }
+            if let flag { binary[name] = flag }
             names.append(name)
         } while try next(close: UInt8(ascii: "]"))
         return names
+    }
+
+    /// Reads a `parameters` object and returns its boolean member `name` (nil if absent); the
+    /// other members are checked as JSON and skipped.
+    mutating func boolParameter(_ name: StaticString, in what: @autoclosure () -> String) throws(ServerError) -> Bool? {
+        var found: Bool?
+        guard try openObject("'\(what())'") else { return nil }
+        repeat {
+            let k = try key()
+            guard keyIs(k, name) else {
+                try skipValue(depth: 4)
+                continue
+            }
+            skipWhitespace()
+            if pos < end, p[pos] == UInt8(ascii: "t") {
+                try literal("true")
+                found = true
+            } else if pos < end, p[pos] == UInt8(ascii: "f") {
+                try literal("false")
+                found = false
+            } else {
+                try skipValue(depth: 4)
+                throw ServerError.invalidRequest("'\(what()).\(name)' must be true or false")
+            }
+        } while try next(close: UInt8(ascii: "}"))
+        return found
+    }
+
+    /// Reads a tensor's `parameters` and returns `binary_data_size` (nil if absent): a whole,
+    /// non-negative number of bytes, checked as a Double before any conversion.
+    mutating func binarySizeParameter(index: Int) throws(ServerError) -> Int? {
+        var size: Int?
+        let what = "'inputs[\(index)].parameters.binary_data_size'"
+        guard try openObject("'inputs[\(index)].parameters'") else { return nil }
+        repeat {
+            let k = try key()
+            guard keyIs(k, "binary_data_size") else {
+                try skipValue(depth: 4)
+                continue
+            }
+            skipWhitespace()
+            guard pos < end, p[pos] == UInt8(ascii: "-") || (p[pos] >= UInt8(ascii: "0") && p[pos] <= UInt8(ascii: "9")) else {
+                try skipValue(depth: 4)
+                throw ServerError.invalidRequest("\(what) must be a number of bytes")
+            }
+            let d = try number()
+            guard d >= 0, d == d.rounded(), d < 0x1p53 else {
+                throw ServerError.invalidRequest("\(what) must be a whole number of bytes from 0, not \(d)")
+            }
+            size = Int(d)
+        } while try next(close: UInt8(ascii: "}"))
+        return size
     }
 
     /// Reads `data`: a flat or nested array of numbers, strings, booleans or nulls, flattened row-major.

@@ -84,6 +84,9 @@ struct InferTensor: Sendable {
     var datatype: String?
     var shape: TensorShape?
     var data: TensorData?
+    /// `parameters.binary_data_size`: the tensor's bytes follow the JSON header (binary tensor data
+    /// extension); nil when the values are in `data`.
+    var binarySize: Int?
 }
 
 /// An inference request body (`POST .../infer`), as parsed; not yet checked against a model.
@@ -92,6 +95,12 @@ struct InferRequest: Sendable {
     var inputs: [InferTensor]?
     /// Names of the requested outputs; nil for all.
     var outputs: [String]?
+    /// The requested outputs whose `parameters.binary_data` is true or false; absent ones follow
+    /// `binaryDataOutput`.
+    var outputBinary: [String: Bool] = [:]
+    /// `parameters.binary_data_output`: outputs not named with their own `binary_data` are sent as
+    /// raw bytes after the JSON header.
+    var binaryDataOutput = false
 }
 
 /// A shape as sent: its first two dimensions inline (no allocation for the usual `[N]` and `[N, F]`),

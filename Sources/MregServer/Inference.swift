@@ -205,8 +205,11 @@ extension LoadedVersion {
         }
     }
 
-    /// Writes the response document into `out`.
-    func encodeResponse(id: String?, predictions: Predictions, outputs: UInt8, into out: inout [UInt8]) {
+    /// Writes the response document into `out`. Outputs whose bit is set in `binary` (same bits as
+    /// `outputs`) carry `parameters.binary_data_size` instead of `data`, their raw bytes appended to
+    /// `tail` in output order (the binary tensor data extension).
+    func encodeResponse(id: String?, predictions: Predictions, outputs: UInt8, binary: UInt8 = 0,
+                        into out: inout [UInt8], tail: inout [UInt8]) {
         let rows = predictions.rowCount
         out.append(contentsOf: responsePrefix)
         if let id {
@@ -220,12 +223,18 @@ extension LoadedVersion {
             if outputs & 1 != 0, let indices = predictions.classIndices {
                 out.append(contentsOf: #"{"name":"label","datatype":"BYTES","shape":["#.utf8)
                 JSONWriter.int(rows, to: &out)
-                out.append(contentsOf: #"],"data":["#.utf8)
-                for (r, k) in indices.enumerated() {
-                    if r > 0 { out.append(UInt8(ascii: ",")) }
-                    out.append(contentsOf: quotedClasses[k])
+                if binary & 1 != 0 {
+                    let start = tail.count
+                    appendRawLabels(indices, to: &tail)
+                    LoadedVersion.binarySize(tail.count - start, to: &out)
+                } else {
+                    out.append(contentsOf: #"],"data":["#.utf8)
+                    for (r, k) in indices.enumerated() {
+                        if r > 0 { out.append(UInt8(ascii: ",")) }
+                        out.append(contentsOf: quotedClasses[k])
+                    }
+                    out.append(contentsOf: "]}".utf8)
                 }
-                out.append(contentsOf: "]}".utf8)
                 first = false
             }
             if outputs & 2 != 0, let probabilities = predictions.probabilities {
@@ -234,23 +243,57 @@ extension LoadedVersion {
                 JSONWriter.int(rows, to: &out)
                 out.append(UInt8(ascii: ","))
                 JSONWriter.int(predictions.classCount, to: &out)
-                out.append(contentsOf: #"],"data":["#.utf8)
-                for (i, p) in probabilities.enumerated() {
-                    if i > 0 { out.append(UInt8(ascii: ",")) }
-                    JSONWriter.double(p, to: &out)
-                }
-                out.append(contentsOf: "]}".utf8)
+                LoadedVersion.doubles(probabilities, binary: binary & 2 != 0, to: &out, tail: &tail)
             }
         } else {
             out.append(contentsOf: #"{"name":"value","datatype":"FP64","shape":["#.utf8)
             JSONWriter.int(rows, to: &out)
-            out.append(contentsOf: #"],"data":["#.utf8)
-            for (i, v) in (predictions.values ?? []).enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONWriter.double(v, to: &out)
-            }
-            out.append(contentsOf: "]}".utf8)
+            LoadedVersion.doubles(predictions.values ?? [], binary: binary & 1 != 0, to: &out, tail: &tail)
         }
         out.append(contentsOf: "]}".utf8)
+    }
+
+    /// Closes a shape and writes `data` (or, binary, appends little-endian FP64 bytes to `tail`).
+    private static func doubles(_ values: [Double], binary: Bool, to out: inout [UInt8], tail: inout [UInt8]) {
+        if binary {
+            appendRaw(values, to: &tail)
+            binarySize(values.count * 8, to: &out)
+            return
+        }
+        out.append(contentsOf: #"],"data":["#.utf8)
+        for (i, v) in values.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.double(v, to: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+    }
+
+    /// Labels as raw BYTES elements (4-byte little-endian length, then UTF-8), for binary outputs.
+    func appendRawLabels(_ indices: [Int], to out: inout [UInt8]) {
+        for k in indices { out.append(contentsOf: binaryClasses[k]) }
+    }
+
+    /// Values as raw little-endian FP64, for binary outputs.
+    static func appendRaw(_ values: [Double], to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + values.count * 8)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+    }
+
+    /// Closes a shape and writes the parameters of a binary output.
+    private static func binarySize(_ n: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: #"],"parameters":{"binary_data_size":"#.utf8)
+        JSONWriter.int(n, to: &out)
+        out.append(contentsOf: "}}".utf8)
+    }
+
+    /// The outputs of `mask` that go as binary: each output's own `binary_data`, else the request's
+    /// `binary_data_output`.
+    func binaryMask(_ request: InferRequest, outputs mask: UInt8) -> UInt8 {
+        guard request.binaryDataOutput || !request.outputBinary.isEmpty else { return 0 }
+        var bits: UInt8 = 0
+        for (i, name) in outputNames.enumerated() where request.outputBinary[name] ?? request.binaryDataOutput {
+            bits |= 1 << UInt8(i)
+        }
+        return bits & mask
     }
 }

@@ -19,6 +19,8 @@ final class LoadedVersion: Sendable {
     let responsePrefix: [UInt8]
     /// Each class label as a quoted JSON string.
     let quotedClasses: [[UInt8]]
+    /// Each class label as a binary BYTES element: 4-byte little-endian length, then UTF-8.
+    let binaryClasses: [[UInt8]]
     /// The metadata document (`GET /v2/models/NAME`), complete.
     let metadata: [UInt8]
     /// The ready document (`GET .../ready`), complete.
@@ -43,6 +45,9 @@ final class LoadedVersion: Sendable {
         prefix.append(UInt8(ascii: ","))
         responsePrefix = prefix
         quotedClasses = (model.classes ?? []).map(JSONWriter.quoted)
+        binaryClasses = (model.classes ?? []).map { label in
+            withUnsafeBytes(of: UInt32(label.utf8.count).littleEndian, Array.init) + Array(label.utf8)
+        }
         metadata = Array(LoadedVersion.metadataDocument(name: name, versions: [version], model: model).encoded())
         readyBody = Array(JSONValue.object(["name": .string(name), "version": .string(version), "ready": true]).encoded())
     }
@@ -81,6 +86,29 @@ final class LoadedVersion: Sendable {
         return [
             "name": .string(name), "versions": .array(versions.map(JSONValue.string)), "platform": "mreg",
             "inputs": .array(inputs), "outputs": .array(outputs), "parameters": .object(parameters),
+        ]
+    }
+
+    /// The model configuration extension's document, with the fields Triton's clients read: inputs
+    /// and outputs with `data_type` (`TYPE_FP64`; BYTES is `TYPE_STRING`, as in Triton) and `dims`
+    /// including the batch dimension (`max_batch_size` 0), and the served versions as numbers.
+    static func configDocument(name: String, versions: [String], model: any Scorer) -> JSONValue {
+        func tensor(_ name: String, _ type: String, _ dims: [Double]) -> JSONValue {
+            ["name": .string(name), "data_type": .string(type), "format": "FORMAT_NONE", "dims": .array(dims.map(JSONValue.number))]
+        }
+        let inputs = model.features.map { f in tensor(f.name, f.type == .numeric ? "TYPE_FP64" : "TYPE_STRING", [-1]) }
+        let outputs: [JSONValue] = model.task == .classification
+            ? [tensor("label", "TYPE_STRING", [-1]), tensor("probabilities", "TYPE_FP64", [-1, Double(model.classes?.count ?? 0)])]
+            : [tensor("value", "TYPE_FP64", [-1])]
+        let numbers = versions.compactMap(Names.versionNumber).map { JSONValue.number(Double($0)) }
+        return [
+            "name": .string(name), "platform": "mreg", "backend": "mreg", "max_batch_size": 0,
+            "version_policy": ["specific": ["versions": .array(numbers)]],
+            "input": .array(inputs), "output": .array(outputs),
+            "parameters": [
+                "task": ["string_value": .string(model.task.rawValue)],
+                "format": ["string_value": .string(model.format.rawValue)],
+            ],
         ]
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MregCore
 import Synchronization
 
 /// A fixed set of counters updated with relaxed atomics: no lock on the request path.
@@ -19,6 +20,19 @@ final class AtomicCounters: @unchecked Sendable {
 
     @inline(__always) func add(_ i: Int, _ n: Int = 1) { slots[i].wrappingAdd(n, ordering: .relaxed) }
     @inline(__always) func load(_ i: Int) -> Int { slots[i].load(ordering: .relaxed) }
+    @inline(__always) func store(_ i: Int, _ n: Int) { slots[i].store(n, ordering: .relaxed) }
+}
+
+/// Where a successful inference spent its time, for the statistics extension.
+struct InferTiming: Sendable {
+    /// Parsing and checking the request.
+    var input: UInt64 = 0
+    /// The model's prediction.
+    var infer: UInt64 = 0
+    /// Encoding the response.
+    var output: UInt64 = 0
+    /// Rows predicted.
+    var rows = 0
 }
 
 /// Request counts by status and a latency histogram for one model version (or for requests that
@@ -32,18 +46,25 @@ final class VersionStats: Sendable {
     static let buckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
 
     private let counters: AtomicCounters
-    // Layout: statuses + other | buckets + inf | sum of nanoseconds
+    // Layout: statuses + other | buckets + inf | sum of nanoseconds | the statistics extension's
+    // success ns, compute input/infer/output ns, rows, last request (ms since 1970).
     // Literals rather than derived values, so the request path reads no lazily initialised globals.
     private static var statusBase: Int { 0 }
     private static var bucketBase: Int { 10 }  // statuses.count + 1
     private static var sumIndex: Int { 23 }  // bucketBase + buckets.count + 1
+    private static var successNs: Int { 24 }
+    private static var inputNs: Int { 25 }
+    private static var inferNs: Int { 26 }
+    private static var outputNs: Int { 27 }
+    private static var rows: Int { 28 }
+    private static var lastMillis: Int { 29 }
 
     init(model: String, version: String) {
         self.model = model
         self.version = version
         assert(VersionStats.bucketBase == VersionStats.statuses.count + 1)
         assert(VersionStats.sumIndex == VersionStats.bucketBase + VersionStats.buckets.count + 1)
-        counters = AtomicCounters(count: VersionStats.sumIndex + 1)
+        counters = AtomicCounters(count: VersionStats.lastMillis + 1)
     }
 
     @inline(__always) static func statusSlot(_ status: Int) -> Int {
@@ -75,6 +96,46 @@ final class VersionStats: Sendable {
         counters.add(VersionStats.statusBase + VersionStats.statusSlot(status))
         counters.add(VersionStats.bucketBase + VersionStats.bucket(nanoseconds))
         counters.add(VersionStats.sumIndex, Int(truncatingIfNeeded: nanoseconds))
+        counters.store(VersionStats.lastMillis, Int(wallNanos() / 1_000_000))
+    }
+
+    /// Counts one successful inference with the time of each phase.
+    @inline(__always) func recordSuccess(nanoseconds: UInt64, timing: InferTiming) {
+        record(status: 200, nanoseconds: nanoseconds)
+        counters.add(VersionStats.successNs, Int(truncatingIfNeeded: nanoseconds))
+        counters.add(VersionStats.inputNs, Int(truncatingIfNeeded: timing.input))
+        counters.add(VersionStats.inferNs, Int(truncatingIfNeeded: timing.infer))
+        counters.add(VersionStats.outputNs, Int(truncatingIfNeeded: timing.output))
+        counters.add(VersionStats.rows, timing.rows)
+    }
+
+    /// This version's entry of `model_stats` in the statistics extension (Triton's field names).
+    ///
+    /// `version` is the version's number (`v3` is `3`), as Triton's clients expect. Requests run on
+    /// the connection's thread as they arrive, so there is no queue: its time is 0. A request that
+    /// failed counts in `fail` with its whole time.
+    func statisticsDocument() -> JSONValue {
+        let success = counters.load(VersionStats.statusBase)
+        var failed = 0
+        for i in 1...VersionStats.statuses.count { failed += counters.load(VersionStats.statusBase + i) }
+        let successNs = counters.load(VersionStats.successNs)
+        func duration(_ count: Int, _ ns: Int) -> JSONValue { ["count": .number(Double(count)), "ns": .number(Double(ns))] }
+        return [
+            "name": .string(model), "version": .string(Names.versionNumber(version).map(String.init) ?? version),
+            "last_inference": .number(Double(counters.load(VersionStats.lastMillis))),
+            "inference_count": .number(Double(counters.load(VersionStats.rows))),
+            "execution_count": .number(Double(success)),
+            "inference_stats": [
+                "success": duration(success, successNs),
+                "fail": duration(failed, max(0, counters.load(VersionStats.sumIndex) - successNs)),
+                "queue": duration(success, 0),
+                "compute_input": duration(success, counters.load(VersionStats.inputNs)),
+                "compute_infer": duration(success, counters.load(VersionStats.inferNs)),
+                "compute_output": duration(success, counters.load(VersionStats.outputNs)),
+                "cache_hit": duration(0, 0), "cache_miss": duration(0, 0),
+            ],
+            "batch_stats": [],
+        ]
     }
 
     /// Appends this version's series in Prometheus text format.

@@ -109,6 +109,10 @@ public final class ModelServer: Sendable {
     let metrics = ServerMetrics()
     let manager: ModelManager
     let capture: CaptureWriter?
+    /// Canary splits and capture sampling.
+    let draws = Draws()
+    /// The protocol extensions `GET /v2` lists.
+    static let extensions = ["model_repository", "metrics", "data_capture", "binary_tensor_data", "model_configuration", "statistics"]
 
     /// Checks the configuration and reads the token file; nothing is loaded or bound yet.
     public init(configuration: ServerConfiguration) throws(ServerError) {

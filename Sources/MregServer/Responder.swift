@@ -16,7 +16,6 @@ struct ServeContext: InitializableFromSource {
 struct Responder: HTTPResponder {
     typealias Context = ServeContext
     let server: ModelServer
-    let draws = Draws()
     let jsonHeaders: HTTPFields = [.contentType: "application/json"]
     static let binaryHeader = HTTPField.Name("Inference-Header-Content-Length")!
     static let smokeTestHeader = HTTPField.Name(ServingProtocol.smokeTestHeader)!
@@ -35,8 +34,12 @@ struct Responder: HTTPResponder {
             case "models" where parts.count >= 4:
                 let model = parts[3]
                 switch parts.count {
+                // As in Triton: `/v2/models/stats` is the statistics of every model.
+                case 4 where model == "stats": return get(method, path) { try self.statistics(nil, nil) }
                 case 4: return get(method, path) { try self.modelMetadata(model, nil) }
                 case 5 where parts[4] == "ready": return get(method, path) { try self.modelReady(model, nil) }
+                case 5 where parts[4] == "config": return get(method, path) { try self.modelConfig(model, nil) }
+                case 5 where parts[4] == "stats": return get(method, path) { try self.statistics(model, nil) }
                 case 5 where parts[4] == "infer":
                     guard method == .post else { return other(.methodNotAllowed(method: method.rawValue, path: String(path), allowed: ["POST"])) }
                     return await infer(request, model: model, version: nil)
@@ -44,6 +47,10 @@ struct Responder: HTTPResponder {
                     return get(method, path) { try self.modelMetadata(model, parts[5]) }
                 case 7 where parts[4] == "versions" && parts[6] == "ready":
                     return get(method, path) { try self.modelReady(model, parts[5]) }
+                case 7 where parts[4] == "versions" && parts[6] == "config":
+                    return get(method, path) { try self.modelConfig(model, parts[5]) }
+                case 7 where parts[4] == "versions" && parts[6] == "stats":
+                    return get(method, path) { try self.statistics(model, parts[5]) }
                 case 7 where parts[4] == "versions" && parts[6] == "infer":
                     guard method == .post else { return other(.methodNotAllowed(method: method.rawValue, path: String(path), allowed: ["POST"])) }
                     return await infer(request, model: model, version: parts[5])
@@ -123,19 +130,36 @@ struct Responder: HTTPResponder {
     private func serverMetadata() -> Response {
         json([
             "name": "mreg", "version": .string(server.configuration.serverVersion),
-            "extensions": ["model_repository", "metrics", "data_capture"],
+            "extensions": .array(ModelServer.extensions.map(JSONValue.string)),
         ])
     }
 
     /// The served version of a request: the named one, or stable/canary by weight.
     private func route(_ table: ServingTable, _ model: Substring, _ version: Substring?) throws(ServerError) -> (ModelEntry, LoadedVersion?) {
-        guard let entry = table.models[String(model)] else {
-            if let reason = table.failures[String(model)] { throw .notReady(model: String(model), reason: reason) }
-            throw .unknownModel(String(model))
+        try table.resolve(model, version)
+    }
+
+    /// `GET /v2/models/NAME[/versions/V]/config`: the model configuration extension.
+    private func modelConfig(_ model: Substring, _ version: Substring?) throws(ServerError) -> Response {
+        let (entry, v) = try route(server.router.current(), model, version)
+        let versions = (v.map { [$0] } ?? entry.byNumber).map(\.version)
+        return json(LoadedVersion.configDocument(name: entry.name, versions: versions, model: (v ?? entry.stable).model))
+    }
+
+    /// `GET /v2/models[/NAME[/versions/V]]/stats`: the statistics extension, for every served version
+    /// of every model, of one model, or of one version.
+    private func statistics(_ model: Substring?, _ version: Substring?) throws(ServerError) -> Response {
+        let table = server.router.current()
+        var served = [LoadedVersion]()
+        if let model {
+            let (entry, v) = try route(table, model, version)
+            served = v.map { [$0] } ?? entry.byNumber
+        } else {
+            for name in table.models.keys.sorted() {
+                served += table.models[name]!.byNumber
+            }
         }
-        guard let version else { return (entry, nil) }
-        guard let v = entry.versions[String(version)] else { throw .unknownVersion(model: String(model), version: String(version)) }
-        return (entry, v)
+        return json(["model_stats": .array(served.map { $0.stats.statisticsDocument() })])
     }
 
     private func modelMetadata(_ model: Substring, _ version: Substring?) throws(ServerError) -> Response {
@@ -208,7 +232,7 @@ struct Responder: HTTPResponder {
         let served: LoadedVersion
         do {
             let (entry, named) = try route(table, model, version)
-            served = named ?? entry.pick(draws)
+            served = named ?? entry.pick(server.draws)
         } catch {
             server.metrics.unrouted.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
             return error.response
@@ -216,19 +240,22 @@ struct Responder: HTTPResponder {
         do throws(ServerError) {
             let limit = server.configuration.maxBody
             var smokeTest = false
+            var headerLength: String?
             // One pass over the headers (the subscript joins repeated fields into a new string).
             for field in request.headers {
                 if field.name == .contentLength {
                     if let n = Int(field.value), n > limit { throw ServerError.bodyTooLarge(limit: limit) }
                 } else if field.name == Responder.binaryHeader {
-                    throw ServerError.invalidRequest("binary tensor data (Inference-Header-Content-Length) is not supported: send JSON")
+                    guard headerLength == nil else { throw ServerError.invalidRequest("header 'Inference-Header-Content-Length' is given twice") }
+                    headerLength = field.value
                 } else if field.name == Responder.smokeTestHeader {
                     smokeTest = true
                 }
             }
             let buffer = try await Responder.readBody(request.body, limit: limit)
-            let response = try respondInfer(buffer, served, capture: !smokeTest)
-            served.stats.record(status: 200, nanoseconds: monotonicNanos() &- start)
+            var timing = InferTiming()
+            let response = try respondInfer(buffer, served, headerLength: headerLength, capture: !smokeTest, timing: &timing)
+            served.stats.recordSuccess(nanoseconds: monotonicNanos() &- start, timing: timing)
             return response
         } catch {
             served.stats.record(status: Int(error.status.code), nanoseconds: monotonicNanos() &- start)
@@ -257,21 +284,40 @@ struct Responder: HTTPResponder {
     }
 
     /// Parse, check, predict, encode: synchronous, with the version fixed for the whole request.
-    private func respondInfer(_ buffer: ByteBuffer, _ served: LoadedVersion, capture captureIt: Bool) throws(ServerError) -> Response {
+    ///
+    /// With `headerLength` (the `Inference-Header-Content-Length` header) the body is that many
+    /// bytes of JSON followed by binary tensor data, and binary outputs may be asked for.
+    private func respondInfer(_ buffer: ByteBuffer, _ served: LoadedVersion, headerLength: String?, capture captureIt: Bool,
+                              timing: inout InferTiming) throws(ServerError) -> Response {
+        let t0 = monotonicNanos()
         let parsed: Result<InferRequest, ServerError> = buffer.withUnsafeReadableBytes { raw in
-            Result { () throws(ServerError) -> InferRequest in try InferRequest.parse(raw, features: served.featureNames) }
+            Result { () throws(ServerError) -> InferRequest in
+                guard let headerLength else {
+                    var request = try InferRequest.parse(raw, features: served.featureNames)
+                    try request.attachBinary(nil)
+                    return request
+                }
+                let n = try InferRequest.binaryHeaderLength(headerLength, bodyCount: raw.count)
+                var request = try InferRequest.parse(UnsafeRawBufferPointer(rebasing: raw[0..<n]), features: served.featureNames)
+                try request.attachBinary(UnsafeRawBufferPointer(rebasing: raw[n...]))
+                return request
+            }
         }
         let request = try parsed.get()
-        let checked = try served.check(request)
-        let predictions = served.model.predict(checked.input)
+        let (checked, predictions) = try server.predict(request, on: served, capture: captureIt, since: t0, timing: &timing)
+        let t2 = monotonicNanos()
         var out = [UInt8]()
         out.reserveCapacity(160 + predictions.rowCount * (24 + 24 * max(1, predictions.classCount)))
-        served.encodeResponse(id: request.id, predictions: predictions, outputs: checked.outputs, into: &out)
-        if captureIt, let capture = server.capture, capture.configuration.percent > 0,
-           capture.configuration.percent >= 100 || draws.fraction100() < capture.configuration.percent {
-            capture.submit(CaptureRecord(nanos: wallNanos(), id: request.id, version: served, input: checked.input, predictions: predictions))
+        var tail = [UInt8]()
+        let binary = served.binaryMask(request, outputs: checked.outputs)
+        served.encodeResponse(id: request.id, predictions: predictions, outputs: checked.outputs, binary: binary, into: &out, tail: &tail)
+        var headers = jsonHeaders
+        if binary != 0 {
+            headers = [.contentType: "application/octet-stream", Responder.binaryHeader: String(out.count)]
+            out.append(contentsOf: tail)
         }
-        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        timing.output = monotonicNanos() &- t2
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
     }
 }
 

@@ -113,16 +113,7 @@ final class ServerProcess: @unchecked Sendable {
         let errBuffer = errData
         err.fileHandleForReading.readabilityHandler = { h in errBuffer.append(h.availableData) }
         try process.run()
-        // Read the first line of stdout byte by byte (the server writes it once it listens).
-        var line = [UInt8]()
-        let handle = out.fileHandleForReading
-        while true {
-            let d = handle.readData(ofLength: 1)
-            if d.isEmpty { break }
-            if d[d.startIndex] == 0x0A { break }
-            line.append(d[d.startIndex])
-        }
-        let text = String(decoding: line, as: UTF8.self)
+        let text = ServerProcess.readLine(out.fileHandleForReading)
         guard text.hasPrefix("listening on http://127.0.0.1:") else {
             process.waitUntilExit()
             throw ServerFailed(message: "server did not start: stdout '\(text)', stderr '\(errBuffer.text)'")
@@ -131,6 +122,17 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     var stderr: String { errData.text }
+
+    /// The next line of stdout, read byte by byte (the server writes each line once it applies).
+    static func readLine(_ handle: FileHandle) -> String {
+        var line = [UInt8]()
+        while true {
+            let d = handle.readData(ofLength: 1)
+            if d.isEmpty || d[d.startIndex] == 0x0A { break }
+            line.append(d[d.startIndex])
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
 
     /// Sends SIGTERM and waits; returns the exit status.
     @discardableResult
