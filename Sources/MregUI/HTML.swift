@@ -55,7 +55,7 @@ public enum HTML {
     /// `+0.0123` / `-0.0040` / `0`.
     static func delta(_ d: Double) -> String {
         if d == 0 { return "0" }
-        return (d > 0 ? "+" : "") + String(format: "%.4f", d)
+        return (d > 0 ? "+" : "") + num(d)
     }
 
     /// `2026-11-22 18:00` in UTC.

@@ -37,21 +37,12 @@ extension UISite {
             let first = values.first??.doubleValue
             for (i, v) in values.enumerated() {
                 var cell = v.map { HTML.escape(HTML.scalar($0)) } ?? "–"
-                if i > 0, let a = first, let b = v?.doubleValue, case .number = v! { cell += " <span class=\"muted\">(\(HTML.delta(b - a)))</span>" }
+                if i > 0, let a = first, let b = v?.doubleValue, b != a, case .number = v! { cell += " <span class=\"muted\">(\(HTML.delta(b - a)))</span>" }
                 if i > 0, v != values[0] { cell = "<strong>\(cell)</strong>" }
                 cells.append(cell)
             }
             return cells
         }
-        let lineage: [(String, (VersionRecord) -> JSONValue?)] = [
-            ("created", { .string($0.created) }), ("author", { .string($0.author) }), ("source", { .string($0.source.kind) }),
-            ("algorithm", { $0.algorithm.map(JSONValue.string) }), ("seed", { $0.seed.map { .number(Double($0)) } }),
-            ("code commit", { $0.source.codeCommit.map(JSONValue.string) }),
-        ]
-        body += "<h2>Lineage</h2>" + HTML.table(header, lineage.map { l in row(l.0, details.map { l.1($0.record) }) }, id: "compare-lineage")
-        let params = details.map { $0.record.params.objectValue ?? [:] }
-        let paramKeys = Array(Set(params.flatMap(\.keys))).sorted()
-        body += "<h2>Parameters</h2>" + HTML.table(header, paramKeys.map { k in row(k, params.map { $0[k] }) }, id: "compare-params")
         let splits = details.map { $0.metrics?.splits ?? [:] }
         var metricRows = [[String]]()
         for split in Array(Set(splits.flatMap(\.keys))).sorted() {
@@ -63,6 +54,15 @@ extension UISite {
         let primary = details.map { $0.metrics?.primary ?? [:] }
         let keys = Array(Set(primary.flatMap(\.keys))).sorted()
         body += SVG.bars(labels: keys, series: zip(names, primary).map { n, m in (n, keys.map { m[$0] }) }, id: "compare-plot")
+        let lineage: [(String, (VersionRecord) -> JSONValue?)] = [
+            ("created", { .string($0.created) }), ("author", { .string($0.author) }), ("source", { .string($0.source.kind) }),
+            ("algorithm", { $0.algorithm.map(JSONValue.string) }), ("seed", { $0.seed.map { .number(Double($0)) } }),
+            ("code commit", { $0.source.codeCommit.map(JSONValue.string) }),
+        ]
+        body += "<h2>Lineage</h2>" + HTML.table(header, lineage.map { l in row(l.0, details.map { l.1($0.record) }) }, id: "compare-lineage")
+        let params = details.map { $0.record.params.objectValue ?? [:] }
+        let paramKeys = Array(Set(params.flatMap(\.keys))).sorted()
+        body += "<h2>Parameters</h2>" + HTML.table(header, paramKeys.map { k in row(k, params.map { $0[k] }) }, id: "compare-params")
         let trialSeries = zip(names, details).compactMap { n, d -> SVG.Series? in
             let key = d.record.trials.first?.metrics.keys.sorted().first
             guard let key else { return nil }

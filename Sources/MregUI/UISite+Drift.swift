@@ -51,11 +51,11 @@ extension UISite {
                 ("status", HTML.escape(a["status"]?.stringValue ?? "–")),
             ])
         }
+        body += "<h2>Features</h2>"
+        for (i, f) in (j["features"]?.arrayValue ?? []).enumerated() { body += feature(f, index: i) }
         if let t = j["thresholds"]?.objectValue {
             body += "<h2>Thresholds</h2>" + HTML.facts(t.keys.sorted().map { ($0, HTML.escape(HTML.scalar(t[$0]!))) })
         }
-        body += "<h2>Features</h2>"
-        for (i, f) in (j["features"]?.arrayValue ?? []).enumerated() { body += feature(f, index: i) }
         return page.document("drift \(model)", body)
     }
 

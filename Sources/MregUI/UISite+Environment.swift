@@ -26,12 +26,13 @@ extension UISite {
         }
         body += "<h2>Serving now</h2>" + (rows.isEmpty ? "<p class=\"muted\">nothing</p>" : HTML.table(["model", "version", "hosts", "gates"], rows, id: "serving"))
         body += "<h2>Hosts</h2>" + hostsSection()
-        body += "<h2>Manifest history</h2>" + manifestTimeline(page, history)
+        let now = try registry.repository.commit(try registry.main().commit).committer.time
+        body += "<h2>Manifest history</h2>" + manifestTimeline(page, history, now: now)
         return page.document("environment \(name)", body)
     }
 
     /// Each state of the manifest, newest first, with what changed against the one before.
-    func manifestTimeline(_ page: Page, _ history: [ManifestState]) -> String {
+    func manifestTimeline(_ page: Page, _ history: [ManifestState], now: Int64) -> String {
         guard !history.isEmpty else { return "<p class=\"muted\">no manifest on main yet</p>" }
         var rows = [[String]]()
         for (i, state) in history.enumerated() {
@@ -49,13 +50,13 @@ extension UISite {
                 forced + HTML.escape(state.commit.summary), changes.isEmpty ? "<span class=\"muted\">no model changed</span>" : changes.joined(separator: "<br>"),
             ])
         }
-        return manifestLanes(history) + HTML.table(["date (UTC)", "commit", "author", "summary", "changes"], rows, id: "manifest-history")
+        return manifestLanes(history, now: now) + HTML.table(["date (UTC)", "commit", "author", "summary", "changes"], rows, id: "manifest-history")
     }
 
-    /// One lane per model: which version the manifest named from when to when.
-    func manifestLanes(_ history: [ManifestState]) -> String {
+    /// One lane per model: which version the manifest named from when to when (up to main's tip).
+    func manifestLanes(_ history: [ManifestState], now: Int64) -> String {
         let oldestFirst = Array(history.reversed())
-        let end = max(oldestFirst.last?.commit.committer.time ?? 0, Int64(Date().timeIntervalSince1970))
+        let end = max(oldestFirst.last?.commit.committer.time ?? 0, now)
         let models = Array(Set(history.flatMap(\.models.keys))).sorted()
         let lanes = models.map { model -> (name: String, segments: [(from: Int64, to: Int64, label: String)]) in
             var segments = [(from: Int64, to: Int64, label: String)]()

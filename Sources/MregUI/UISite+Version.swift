@@ -11,19 +11,21 @@ extension UISite {
         let r = detail.record
         var body = "<h1>\(HTML.escape(model))@\(HTML.escape(version))</h1><p><a href=\"\(page.model(model))\">all versions of \(HTML.escape(model))</a> · "
         body += detail.environments.isEmpty ? "<span class=\"muted\">deployed nowhere on main</span>" : detail.environments.map { HTML.badge($0, "env") }.joined()
-        body += "</p><h2>Lineage</h2>" + lineage(r)
-        if let card = detail.card {
-            body += "<h2>Card</h2>" + (card.missingFields.isEmpty ? HTML.badge("complete", "ok") : HTML.badge("missing " + card.missingFields.joined(separator: ", "), "warn"))
-            let fields = card.fields.keys.sorted().filter { $0 != "model-index" }.map { ($0, HTML.escape(HTML.scalar(card.fields[$0]!))) }
-            body += HTML.facts(fields) + "<div class=\"card\" id=\"card\">" + Markdown.html(card.body) + "</div>"
-        } else {
-            body += "<h2>Card</h2><p class=\"muted\">no card.md</p>"
-        }
-        body += "<h2>Metrics</h2>" + metricsTable(detail.metrics)
-        body += "<h2>Evaluations</h2>" + (try evaluations(reference, detail.evaluations))
+        body += "</p><h2>Metrics</h2>" + metricsTable(detail.metrics)
+        body += try "<h2>Evaluations</h2>" + evaluations(reference, detail.evaluations)
         if !r.trials.isEmpty { body += "<h2>Tuning trials</h2>" + trials(r) }
-        body += "<h2>Files</h2>" + (try files(model, version, r))
+        body += "<h2>Card</h2>" + card(detail.card)
+        body += "<h2>Lineage</h2>" + lineage(r)
+        body += try "<h2>Files</h2>" + files(model, version, r)
         return page.document("\(model)@\(version)", body)
+    }
+
+    func card(_ card: ModelCard?) -> String {
+        guard let card else { return "<p class=\"muted\">no card.md</p>" }
+        var out = card.missingFields.isEmpty ? HTML.badge("complete", "ok") : HTML.badge("missing " + card.missingFields.joined(separator: ", "), "warn")
+        let fields = card.fields.keys.sorted().filter { $0 != "model-index" }.map { ($0, HTML.escape(HTML.scalar(card.fields[$0]!))) }
+        out += HTML.facts(fields) + "<div class=\"card\" id=\"card\">" + Markdown.html(card.body) + "</div>"
+        return out
     }
 
     func lineage(_ r: VersionRecord) -> String {
@@ -41,7 +43,7 @@ extension UISite {
         }
         if !r.data.isEmpty {
             out += "<h3>Data</h3>" + HTML.table(["role", "path", "sha256", "rows", "columns"], r.data.map { d in
-                [HTML.escape(d.role), HTML.escape(d.path), "<span class=\"mono\">\(HTML.escape(d.sha256))</span>", d.rows.map { "\($0)" } ?? "–", "<span title=\"\(HTML.escape(d.columns.joined(separator: ", ")))\">\(d.columns.count)</span>"]
+                [HTML.escape(d.role), HTML.escape(d.path), "<span class=\"mono\" title=\"\(HTML.escape(d.sha256))\">\(HTML.escape(String(d.sha256.prefix(16))))…</span>", d.rows.map { "\($0)" } ?? "–", "<span title=\"\(HTML.escape(d.columns.joined(separator: ", ")))\">\(d.columns.count)</span>"]
             }, id: "data", numeric: [3])
         }
         return out

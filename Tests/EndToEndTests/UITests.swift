@@ -250,6 +250,34 @@ extension UITests {
         #expect(bad.status == 2 && bad.isOneLineError, "\(bad.stderr)")
     }
 
+    /// `--repo`: a bare mirror of the remote, fetched again when main moves.
+    @Test func followsARemoteRegistry() async throws {
+        let dir = TempDir("e2e-ui-repo")
+        defer { dir.remove() }
+        let reg = dir.sub("reg")
+        #expect(mreg(["init", reg], in: dir.path).status == 0)
+        #expect(mreg(["train", "penguins", "--data", penguinsCSV, "--target", "species", "--quiet"], in: reg).status == 0)
+        let origin = dir.sub("origin.git")
+        #expect(git(["clone", "-q", "--bare", reg, origin], in: dir.path).status == 0)
+        let ui = try UIProcess(["--repo", origin, "--mirror", dir.sub("cache/mirror.git"), "--refresh", "1"], cwd: dir.path)
+        defer { ui.stop() }
+        let before = try await ui.get("/models/penguins/")
+        #expect(before.status == 200 && before.body.contains(">v1</a>") && !before.body.contains(">v2</a>"))
+        #expect(mreg(["train", "penguins", "--data", penguinsCSV, "--target", "species", "--param", "C=0.5", "--quiet"], in: reg).status == 0)
+        #expect(git(["push", "-q", origin, "main"], in: reg).status == 0)
+        // The page follows once the mirror fetched: wait for that, up to a deadline.
+        let deadline = Date().addingTimeInterval(30)
+        var seen = false
+        while Date() < deadline {
+            if try await ui.get("/models/penguins/").body.contains(">v2</a>") { seen = true; break }
+            try await _Concurrency.Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(seen, "the page shows v2 after main moved on the remote")
+        #expect(FileManager.default.fileExists(atPath: dir.sub("cache/mirror.git/HEAD")))
+        let missing = mreg(["ui", "--repo", dir.sub("nothing.git"), "--mirror", dir.sub("m2.git"), "--export", dir.sub("x")], in: dir.path)
+        #expect(missing.status == 2 && missing.isOneLineError, "\(missing.stderr)")
+    }
+
     static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// Every page type in headless Chromium: the DOM has the plots' points and the tables' rows, the
