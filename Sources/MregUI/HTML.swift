@@ -52,6 +52,9 @@ public enum HTML {
         return String(format: "%.4f", d)
     }
 
+    /// A metric value: always four decimals (1 reads as 1.0000 beside 0.9710).
+    static func metric(_ d: Double) -> String { d.isFinite ? String(format: "%.4f", d) : num(d) }
+
     /// `+0.0123` / `-0.0040` / `0`.
     static func delta(_ d: Double) -> String {
         if d == 0 { return "0" }

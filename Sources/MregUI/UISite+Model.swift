@@ -64,7 +64,7 @@ extension UISite {
         let rows = sorted.map { v -> [String] in
             var row = links.export ? [] : ["<input type=\"checkbox\" name=\"v\" value=\"\(HTML.escape(name))@\(HTML.escape(v.version))\">"]
             row += [page.versionLink(name, v.version), HTML.escape(v.created), HTML.escape(v.author), HTML.escape(v.source)]
-            row += keys.map { v.metrics[$0].map(HTML.num) ?? "–" }
+            row += keys.map { v.metrics[$0].map(HTML.metric) ?? "–" }
             row.append(v.environments.map { HTML.badge($0, "env") }.joined())
             return row
         }
@@ -80,7 +80,7 @@ extension UISite {
 
     /// What served when in each environment (from `history`): a lane plot and the table of changes.
     func deploymentTimeline(_ page: Page, _ name: String) throws -> String {
-        let events = try registry.history(name).filter { [.deployed, .canary, .undeployed].contains($0.kind) }
+        let events = try registry.history(name, deploymentsOnly: true).filter { [.deployed, .canary, .undeployed].contains($0.kind) }
         guard !events.isEmpty else { return "<p class=\"muted\">never deployed on main</p>" }
         let now = try registry.repository.commit(try registry.main().commit).committer.time
         var lanes = [(name: String, segments: [(from: Int64, to: Int64, label: String)])]()

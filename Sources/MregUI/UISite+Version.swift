@@ -53,7 +53,7 @@ extension UISite {
         guard let metrics, !metrics.splits.isEmpty else { return "<p class=\"muted\">no metrics.json</p>" }
         let splits = metrics.splits.keys.sorted()
         let keys = Array(Set(metrics.splits.values.flatMap(\.keys))).sorted()
-        let rows = keys.map { k in [HTML.escape(k)] + splits.map { metrics.splits[$0]?[k].map(HTML.num) ?? "–" } }
+        let rows = keys.map { k in [HTML.escape(k)] + splits.map { metrics.splits[$0]?[k].map(HTML.metric) ?? "–" } }
         return HTML.table(["metric"] + splits.map(HTML.escape), rows, id: "metrics", numeric: Set(1...splits.count))
     }
 
