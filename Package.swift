@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MregML", targets: ["MregML"]),
         .library(name: "MregRegistry", targets: ["MregRegistry"]),
         .library(name: "MregReconciler", targets: ["MregReconciler"]),
+        .library(name: "MregUI", targets: ["MregUI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,10 +39,14 @@ let package = Package(
             name: "MregReconciler",
             dependencies: ["MregRegistry", "MregGit", "MregCore", "CCrypto", .product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "MregServer", dependencies: ["MregCore", "MregML", .product(name: "Hummingbird", package: "hummingbird")]),
+        // `mreg ui`: the registry as web pages; host statuses through MregReconciler's FleetStatus.
+        .target(
+            name: "MregUI",
+            dependencies: ["MregRegistry", "MregCore", "MregML", "MregGit", "MregReconciler", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "mreg",
             dependencies: [
-                "MregRegistry", "MregML", "MregServer", "MregReconciler",
+                "MregRegistry", "MregML", "MregServer", "MregReconciler", "MregUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +61,7 @@ let package = Package(
             name: "MregReconcilerTests",
             dependencies: ["MregReconciler", "MregRegistry", "MregML", "MregGit", "MregCore", "MregTestSupport"]),
         .testTarget(name: "MregKubernetesTests", dependencies: ["MregKubernetes", "MregCore", "MregTestSupport"]),
+        .testTarget(name: "MregUITests", dependencies: ["MregUI", "MregCore", "MregTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )

@@ -83,7 +83,7 @@ public actor Reconciler {
     /// The bare mirror at `path`, created when absent. Never deletes what mreg did not create: a
     /// folder given with `--mirror` that is not a bare repository (an ordinary clone, say) is
     /// refused; only mreg's own default mirror, or an empty folder, is replaced when broken.
-    static func openMirror(_ path: String, own: Bool, branch: String) throws -> Repository {
+    public static func openMirror(_ path: String, own: Bool, branch: String) throws -> Repository {
         let fm = FileManager.default
         if fm.fileExists(atPath: path + "/HEAD") {
             let repo = try Repository.open(at: path)

@@ -190,8 +190,9 @@ extension Registry {
 
     /// Registrations, card edits, evaluations and deployment changes of a model, newest first,
     /// from the first-parent history of the current branch (so merges from pull requests, squash
-    /// merges and rebases all count once, when they landed).
-    public func history(_ model: String, limit: Int = .max) throws -> [HistoryEvent] {
+    /// merges and rebases all count once, when they landed). `deploymentsOnly` skips the model's own
+    /// commits (registrations, cards, evaluations): what a deployment timeline needs, at less cost.
+    public func history(_ model: String, limit: Int = .max, deploymentsOnly: Bool = false) throws -> [HistoryEvent] {
         let snap = try head()
         try snap.requireModel(model)
         let modelPath = prefix + "models/" + model
@@ -200,7 +201,7 @@ extension Registry {
         let index = changeIndex
         // Consecutive changes share blobs (one change's new manifest is the next one's old).
         var parsed = [ObjectID: Result<Deployment?, Error>]()
-        for (commitID, change) in try index.chain(from: snap.commit) where change.deploy || change.models.contains(model) {
+        for (commitID, change) in try index.chain(from: snap.commit) where change.deploy || (!deploymentsOnly && change.models.contains(model)) {
             guard events.count < limit else { break }
             let tree = try repository.treeID(ofCommit: commitID)
             let entries = [try repository.entry(at: modelPath, inTree: tree)?.id, try repository.entry(at: deployPath, inTree: tree)?.id]
@@ -218,7 +219,7 @@ extension Registry {
                     detail: detail + (isDeploy ? forced.map { " (FORCED: \($0))" } ?? "" : ""), summary: info.summary,
                     forced: isDeploy ? forced : nil))
             }
-            if oldModel != entries[0] {
+            if !deploymentsOnly && oldModel != entries[0] {
                 var byVersion = [String: [FileChange]]()
                 for change in try repository.diffTrees(oldModel, entries[0]) {
                     let parts = change.path.split(separator: "/", maxSplits: 1)

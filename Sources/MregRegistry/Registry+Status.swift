@@ -75,3 +75,27 @@ extension Registry {
         return result
     }
 }
+
+/// One state of an environment's manifest on main: the commit that made it and what it served.
+public struct ManifestState {
+    public var commit: CommitInfo
+    public var models: [String: Deployment]
+}
+
+extension Registry {
+    /// The states of an environment's manifest on main's first-parent history, newest first, at most
+    /// `limit`; an absent or invalid manifest reads as serving nothing (as for `status`).
+    public func manifestHistory(environment: String, limit: Int = .max) throws -> [ManifestState] {
+        let main = try self.main()
+        let config = try main.config()
+        guard config.environment(environment) != nil else {
+            throw RegistryError.unknownEnvironment(environment, known: config.environments.map(\.name))
+        }
+        var states = [ManifestState]()
+        try walkManifestStates(environment: environment, main: main) { state in
+            states.append(ManifestState(commit: try repository.commit(state.commit), models: state.models))
+            return states.count < limit
+        }
+        return states
+    }
+}

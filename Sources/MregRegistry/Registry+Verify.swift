@@ -89,6 +89,18 @@ extension Registry {
         return report
     }
 
+    /// Checks one version's files against the sizes and checksums its `version.yaml` lists, at the
+    /// tip of the current branch (what `verify` does per version, without the history walk).
+    public func verifyVersion(_ model: String, _ version: String) throws -> [Problem] {
+        let snap = try head()
+        let dir = Snapshot.versionPath(model, version)
+        let record = try snap.versionRecord(model, version)
+        guard let entry = try snap.entry(dir), entry.kind == .tree else { throw RegistryError.unknownVersion(model: model, version: version) }
+        var report = VerifyReport(commit: snap.commit, models: 1, versions: 1, files: 0, commitsChecked: 0, problems: [])
+        try verifyFiles(snap: snap, dir: dir, tree: entry.id, record: record, report: &report)
+        return report.problems
+    }
+
     private func verifyFiles(snap: Snapshot, dir: String, tree: ObjectID, record: VersionRecord, report: inout VerifyReport) throws {
         var present = [String: TreeEntry]()
         try collectFiles(tree: tree, prefix: "", into: &present)

@@ -4,6 +4,7 @@ import MregCore
 import MregGit
 import MregML
 import MregRegistry
+import MregUI
 
 @main
 struct Mreg: AsyncParsableCommand {
@@ -22,7 +23,7 @@ struct Mreg: AsyncParsableCommand {
         subcommands: [
             Quickstart.self, Init.self, Train.self, Register.self, Card.self, Evaluate.self, List.self, Show.self, History.self,
             Diff.self, Verify.self, Predict.self, Promote.self, Rollback.self, Status.self, Pipeline.self, Serve.self, Monitor.self,
-            Reconcile.self, Render.self,
+            Reconcile.self, Render.self, UI.self,
         ]
     )
 
@@ -56,6 +57,8 @@ struct Mreg: AsyncParsableCommand {
         } catch let error as CoreError {
             fail(error.description, 2)
         } catch let error as MLError {
+            fail(error.description, 2)
+        } catch let error as UIError {
             fail(error.description, 2)
         } catch {
             let code = exitCode(for: error)

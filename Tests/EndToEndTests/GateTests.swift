@@ -341,9 +341,10 @@ import Testing
             let stepEnv = (step["env"]?.objectValue ?? [:]).compactMapValues { $0.stringValue.map(expand) }
             return (step["name"]?.stringValue ?? "?", expand(script), stepEnv)
         }
-        #expect(steps.map(\.name) == ["Install mreg", "mreg verify", "mreg evaluate --changed", "Job summary"])
+        #expect(steps.map(\.name) == ["Install mreg", "mreg verify", "mreg evaluate --changed", "Job summary", "Publish the registry pages"])
         let statuses = runSteps(steps, in: ci, env: env, pathFile: pathFile)
-        #expect(statuses == [0, 0, 1, 0], "install, verify, the gate refuses the worse model, the summary is written")
+        #expect(statuses == [0, 0, 1, 0, 0], "install, verify, the gate refuses the worse model, the summary and the pages are written")
+        #expect(FileManager.default.fileExists(atPath: ci + "/mreg-site/index.html"))
         #expect(try String(contentsOfFile: dir.sub("summary.md"), encoding: .utf8).contains("accuracy drop vs champion"))
         #expect(FileManager.default.fileExists(atPath: ci + "/mreg-report.xml"))
         // A wrong checksum stops the install.
