@@ -12,11 +12,14 @@ let package = Package(
         .library(name: "MregRegistry", targets: ["MregRegistry"]),
         .library(name: "MregReconciler", targets: ["MregReconciler"]),
         .library(name: "MregUI", targets: ["MregUI"]),
+        .library(name: "MregStore", targets: ["MregStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         .systemLibrary(
@@ -33,8 +36,16 @@ let package = Package(
         .target(name: "MregKubernetes", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
         .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregKubernetes", "MregTemplates"]),
-        // libcrypto (Debian libssl-dev) for SSH signature checks; only MregReconciler calls it.
+        // libcrypto (Debian libssl-dev) for SSH signature checks (MregReconciler) and S3 request
+        // signing and content hashing (MregStore).
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // The artifact store: content-addressed objects in a folder or an S3-compatible service.
+        .target(
+            name: "MregStore",
+            dependencies: [
+                "MregCore", "CCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .target(
             name: "MregReconciler",
             dependencies: ["MregRegistry", "MregGit", "MregCore", "CCrypto", .product(name: "Hummingbird", package: "hummingbird")]),
@@ -62,6 +73,7 @@ let package = Package(
             dependencies: ["MregReconciler", "MregRegistry", "MregML", "MregGit", "MregCore", "MregTestSupport"]),
         .testTarget(name: "MregKubernetesTests", dependencies: ["MregKubernetes", "MregCore", "MregTestSupport"]),
         .testTarget(name: "MregUITests", dependencies: ["MregUI", "MregCore", "MregTestSupport"]),
+        .testTarget(name: "MregStoreTests", dependencies: ["MregStore", "MregCore", "MregTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MregCore", "MregGit", "MregTestSupport"]),
     ]
 )

@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/param_build.h>
 
 /* Verifies sig over msg with pkey and digest md (NULL for Ed25519, which hashes itself). */
@@ -113,3 +114,29 @@ int mreg_digest(int bits, const uint8_t *data, size_t len, uint8_t *out) {
     unsigned int out_len = 0;
     return EVP_Digest(data, len, out, &out_len, md, NULL) == 1 ? 1 : 0;
 }
+
+int mreg_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len, uint8_t *out) {
+    unsigned int out_len = 0;
+    return HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, out, &out_len) != NULL && out_len == 32 ? 1 : 0;
+}
+
+void *mreg_sha256_new(void) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) return NULL;
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int mreg_sha256_update(void *ctx, const uint8_t *data, size_t len) {
+    return EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, len) == 1 ? 1 : 0;
+}
+
+int mreg_sha256_final(void *ctx, uint8_t *out) {
+    unsigned int out_len = 0;
+    return EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, &out_len) == 1 && out_len == 32 ? 1 : 0;
+}
+
+void mreg_sha256_free(void *ctx) { EVP_MD_CTX_free((EVP_MD_CTX *)ctx); }

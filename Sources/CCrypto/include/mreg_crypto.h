@@ -23,4 +23,14 @@ int mreg_verify_rsa(int hash_bits, const uint8_t *n, size_t n_len, const uint8_t
 /* SHA-256 or SHA-512 (bits = 256 or 512) of data into out (32 or 64 bytes); 1 on success. */
 int mreg_digest(int bits, const uint8_t *data, size_t len, uint8_t *out);
 
+/* HMAC-SHA256 of msg under key into out (32 bytes); 1 on success. For S3 request signing. */
+int mreg_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len, uint8_t *out);
+
+/* A streaming SHA-256: new returns NULL when out of memory, update and final return 1 on success;
+   final writes 32 bytes and does not free (free does). */
+void *mreg_sha256_new(void);
+int mreg_sha256_update(void *ctx, const uint8_t *data, size_t len);
+int mreg_sha256_final(void *ctx, uint8_t *out);
+void mreg_sha256_free(void *ctx);
+
 #endif
