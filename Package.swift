@@ -35,7 +35,7 @@ let package = Package(
         // Kubernetes objects (KServe InferenceServices, Deployments) from a manifest: pure, no I/O.
         .target(name: "MregKubernetes", dependencies: ["MregCore"]),
         .target(name: "MregTemplates", path: "templates", exclude: ["README.md"], resources: [.copy("files")]),
-        .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregKubernetes", "MregTemplates"]),
+        .target(name: "MregRegistry", dependencies: ["MregGit", "MregCore", "MregML", "MregKubernetes", "MregStore", "MregTemplates"]),
         // libcrypto (Debian libssl-dev) for SSH signature checks (MregReconciler) and S3 request
         // signing and content hashing (MregStore).
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "mreg",
             dependencies: [
-                "MregRegistry", "MregML", "MregServer", "MregReconciler", "MregUI",
+                "MregRegistry", "MregML", "MregServer", "MregReconciler", "MregUI", "MregStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -4,6 +4,7 @@ import MregCore
 import MregGit
 import MregML
 import MregRegistry
+import MregStore
 import MregUI
 
 @main
@@ -23,7 +24,7 @@ struct Mreg: AsyncParsableCommand {
         subcommands: [
             Quickstart.self, Init.self, Train.self, Register.self, Card.self, Evaluate.self, List.self, Show.self, History.self,
             Diff.self, Verify.self, Predict.self, Promote.self, Rollback.self, Status.self, Pipeline.self, Serve.self, Monitor.self,
-            Reconcile.self, Render.self, UI.self,
+            Reconcile.self, Render.self, UI.self, StoreCommand.self,
         ]
     )
 
@@ -59,6 +60,8 @@ struct Mreg: AsyncParsableCommand {
         } catch let error as MLError {
             fail(error.description, 2)
         } catch let error as UIError {
+            fail(error.description, 2)
+        } catch let error as ArtifactStoreError {
             fail(error.description, 2)
         } catch {
             let code = exitCode(for: error)

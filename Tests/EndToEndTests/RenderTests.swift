@@ -217,4 +217,42 @@ import Testing
             #expect(r.status != 0 && r.stderr.contains(message), "\(args): \(r.stderr)")
         }
     }
+
+    @Test(.enabled(if: venv.available && MotoServer.venv.available, "needs python3 and pip for the venvs of Tests/requirements-k8s.txt and requirements-s3.txt"))
+    func kserveStorageURIsExistInTheStoreAfterStorePush() async throws {
+        let dir = TempDir("render")
+        defer { dir.remove() }
+        let reg = setUp(dir)
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try await moto.createBucket("models")
+        let config = try String(contentsOfFile: reg + "/mreg.yaml", encoding: .utf8)
+        try (config + "store:\n  url: s3://models/registry\n  endpoint: \(moto.endpoint)\n  region: us-east-1\n")
+            .write(toFile: reg + "/mreg.yaml", atomically: true, encoding: .utf8)
+        #expect(git(["commit", "-qam", "An artifact store"], in: reg).status == 0)
+        #expect(mreg(["promote", "penguins@v2", "--to", "staging", "--canary", "20", "--merge"], in: reg).status == 0)
+        let aws = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "HOME": dir.path]
+        let out = dir.sub("out")
+        // Before the push the folders are not there: the check below would catch a render that names them anyway.
+        #expect(mreg(["render", "--env", "staging", "--out", out], in: reg).status == 0)
+        #expect(try validate(out, s3Endpoint: moto.endpoint).errors.contains { $0.contains("does not exist") })
+        let push = mreg(["store", "push", "--json"], in: reg, environment: aws)
+        #expect(push.status == 0, "\(push.stderr)")
+        let report = json(push.stdout)
+        #expect(report["versions"] as? Int == 2 && (report["uploaded"] as? Int ?? 0) > 0, "\(push.stdout)")
+        #expect(!push.stdout.contains("testing"), "no credential in the report")
+        let again = json(mreg(["store", "push", "--json"], in: reg, environment: aws).stdout)
+        #expect(again["uploaded"] as? Int == 0 && again["present"] as? Int == report["uploaded"] as? Int, "a second push sends nothing")
+        let checked = try validate(out, s3Endpoint: moto.endpoint)
+        #expect(checked.errors == [])
+        #expect(checked.objects == ["ClusterServingRuntime/mreg", "InferenceService/penguins"])
+        #expect(checked.storageUris == ["s3://models/registry/models/penguins/v2/"])
+        let isvc = files(out)["inferenceservice-penguins.yaml"] ?? ""
+        #expect(isvc.contains("canaryTrafficPercent: 20") && isvc.contains("mreg.dev/version: v1") && isvc.contains("mreg.dev/canary-version: v2"))
+        let main = git(["rev-parse", "main"], in: reg).stdout
+        #expect(isvc.contains("mreg.dev/registry-commit: \(main)"), "the commit that deployed the canary")
+        // Wrong credentials: one line, exit 2, the secret never printed.
+        let denied = mreg(["store", "push"], in: reg, environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "HOME": dir.path, "AWS_PROFILE": "nobody"])
+        #expect(denied.status == 2 && denied.isOneLineError, "\(denied.stderr)")
+    }
 }
