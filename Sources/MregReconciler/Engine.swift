@@ -133,10 +133,11 @@ struct EngineRoutes: Sendable {
         }
     }
 
-    /// The part of `revision` that engine `index` serves.
+    /// The part of `revision` that engine `index` serves, and the models no engine serves as asked
+    /// (each engine leaves those as they are: they are failed, never unloaded).
     func restrict(_ revision: Revision, to index: Int) -> Revision {
         var out = revision
-        out.models = revision.models.filter { engine[$0.key] == index }
+        out.models = revision.models.filter { engine[$0.key] == index || unserved[$0.key] != nil }
         // Only the whole revision being empty means "serve nothing".
         out.allowEmpty = revision.allowEmpty || !revision.models.isEmpty
         return out

@@ -318,10 +318,10 @@ public actor Reconciler {
         var engineServing = [Int: [String: ServingTarget]]()
         for (i, host) in engineHosts { engineServing[i] = try await self.engineServing(host) }
         modelFailures = modelFailures.filter { revision.models[$0.key] == $0.value.target }
+        // Set first: every engine's plan then leaves these models as they are.
+        for (model, reason) in routes.unserved { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
         let plan = try nativeIndex == nil ? Plan() : makePlan(native, serving: serving)
-        for (model, reason) in plan.failed.merging(routes.unserved, uniquingKeysWith: { a, _ in a }) {
-            modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason)
-        }
+        for (model, reason) in plan.failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
         var enginePlans = [Int: [EngineStep]]()
         for (i, host) in engineHosts {
             let (steps, failed) = planEngine(host, routes.restrict(revision, to: i), serving: engineServing[i]!)

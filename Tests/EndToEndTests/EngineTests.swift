@@ -77,6 +77,27 @@ final class MLServer: @unchecked Sendable {
     }
 }
 
+/// A JSON POST (MLServer's FastAPI needs the content type); the status and the parsed body.
+func postJSON(_ url: String, _ body: String, session: URLSession = .shared) async -> (Int, Any?) {
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = "POST"
+    request.timeoutInterval = 10
+    request.httpBody = Data(body.utf8)
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    guard let (data, response) = try? await session.data(for: request) else { return (0, nil) }
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data))
+}
+
+/// Waits (bounded) until `fact` holds; whether it did.
+func eventually(_ seconds: Double = 60, _ fact: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !fact() {
+        guard Date() < deadline else { return false }
+        try? await Task.sleep(nanoseconds: 10_000_000)
+    }
+    return true
+}
+
 /// The reconciler driving mreg serve and MLServer on one host: native models on mreg serve,
 /// scikit-learn and MLflow models on MLServer, one manifest.
 @Suite(.serialized) struct EngineTests {
@@ -190,9 +211,9 @@ final class MLServer: @unchecked Sendable {
         let sk = await row(status, "sk")
         #expect(sk["engine"] as? String == "mlserver" && served(sk) == "v1" && sk["state"] as? String == "serving", "\(sk)")
         #expect(await row(status, "penguins")["engine"] as? String == "mreg")
-        let (code, answer) = await httpJSON("POST", ml.url + "/v2/models/sk/infer", body: Self.request(rows, count: 8))
+        let (code, answer) = await postJSON(ml.url + "/v2/models/sk/infer", Self.request(rows, count: 8))
         #expect(code == 200 && Self.outputs(answer) == (rows["sk-v1"] as! [Double]), "\(String(describing: answer))")
-        let (mcode, manswer) = await httpJSON("POST", ml.url + "/v2/models/mlf/infer", body: Self.request(rows, count: 8))
+        let (mcode, manswer) = await postJSON(ml.url + "/v2/models/mlf/infer", Self.request(rows, count: 8))
         let expected = rows["mlf-v1"] as! [Double]
         #expect(mcode == 200 && zip(Self.outputs(manswer), expected).allSatisfy { abs($0 - $1) < 1e-9 } && Self.outputs(manswer).count == 8,
                 "\(String(describing: manswer))")
@@ -203,19 +224,19 @@ final class MLServer: @unchecked Sendable {
         let client = Task.detached {
             let session = URLSession(configuration: .ephemeral)
             while !counter.isStopped {
-                counter.record(await httpJSON("POST", ml.url + "/v2/models/sk/infer", body: body, session: session).0)
+                counter.record(await postJSON(ml.url + "/v2/models/sk/infer", body, session: session).0)
             }
         }
-        while counter.succeeded < 5 { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(await eventually { counter.succeeded >= 5 }, "the client's requests are not answered")
         deploy(world, "  sk:\n    version: v2\n  mlf:\n    version: v1\n", branch: "deploy/sk-v2")
         let switched = await waitFor(status, "sk") { served($0) == "v2" }
         #expect(served(switched) == "v2", "\(switched)")
         let seenAfter = counter.succeeded
-        while counter.succeeded < seenAfter + 5 { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(await eventually { counter.succeeded >= seenAfter + 5 })
         let traffic = counter.stop()
         await client.value
         #expect(traffic.failed.isEmpty && traffic.ok > 10, "\(traffic.ok) ok, failed: \(traffic.failed)")
-        let (_, v2answer) = await httpJSON("POST", ml.url + "/v2/models/sk/infer", body: Self.request(rows, count: 8))
+        let (_, v2answer) = await postJSON(ml.url + "/v2/models/sk/infer", Self.request(rows, count: 8))
         #expect(Self.outputs(v2answer) == (rows["sk-v2"] as! [Double]))
 
         // No traffic split on MLServer: a canary is refused for sk alone, with the reason; sk keeps v2.
@@ -227,7 +248,8 @@ final class MLServer: @unchecked Sendable {
         deploy(world, "  sk:\n    version: v3\n  mlf:\n    version: v1\n", branch: "deploy/sk-bad")
         let refused = await waitFor(status, "sk") { ($0["desired"] as? [String: Any])?["version"] as? String == "v3" && $0["state"] as? String == "failed" }
         #expect((refused["reason"] as? String)?.contains("mlserver load of sk@v3 failed") == true && served(refused) == "v2", "\(refused)")
-        #expect(await httpJSON("POST", ml.url + "/v2/models/sk/infer", body: body).0 == 200)
+        let (keptCode, kept) = await postJSON(ml.url + "/v2/models/sk/infer", Self.request(rows, count: 8))
+        #expect(keptCode == 200 && Self.outputs(kept) == (rows["sk-v2"] as! [Double]), "\(keptCode) \(String(describing: kept))")
         #expect(await row(status, "mlf")["state"] as? String == "serving")
 
         // Rolled back to v1.
@@ -236,12 +258,30 @@ final class MLServer: @unchecked Sendable {
         #expect(served(back) == "v1", "\(back)")
 
         // MLServer restarts with nothing loaded: the reconciler loads every model again.
+        // Only the reconciler loads models into this MLServer, so answers prove the heal.
         ml.stop()
         try ml.start()
-        let healed = await waitFor(status, "mlf") { served($0) == "v1" }
-        #expect(served(healed) == "v1", "\(healed)")
-        #expect(served(await waitFor(status, "sk") { served($0) == "v1" }) == "v1")
-        #expect(await httpJSON("POST", ml.url + "/v2/models/sk/infer", body: body).0 == 200)
+        for model in ["sk", "mlf"] {
+            var code = 0
+            let deadline = Date().addingTimeInterval(60)
+            while code != 200 && Date() < deadline {
+                code = await postJSON(ml.url + "/v2/models/\(model)/infer", Self.request(rows, count: 8)).0
+                if code != 200 { try await Task.sleep(nanoseconds: 50_000_000) }
+            }
+            #expect(code == 200, "\(model) is not served again after MLServer restarted")
+        }
+        let (healedCode, healedAnswer) = await postJSON(ml.url + "/v2/models/sk/infer", Self.request(rows, count: 8))
+        #expect(healedCode == 200 && Self.outputs(healedAnswer) == (rows["sk-v1"] as! [Double]), "\(healedCode) \(String(describing: healedAnswer))")
+        var passes = [[String: Any]]()
+        let deadline = Date().addingTimeInterval(30)
+        while !passes.contains(where: { $0["outcome"] as? String == "healed" }) && Date() < deadline {
+            let (_, statusBody) = await httpJSON("GET", status + "/status")
+            passes = (statusBody as? [String: Any])?["passes"] as? [[String: Any]] ?? []
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(passes.contains { $0["outcome"] as? String == "healed" && ($0["detail"] as? String)?.contains("reload sk v1") == true },
+                "\(passes.map { "\($0["outcome"] ?? ""): \($0["detail"] ?? "")" })")
+        #expect(served(await row(status, "sk")) == "v1")
     }
 
     @Test func badEngineConfigurationIsAOneLineUsageError() {
