@@ -304,30 +304,9 @@ public actor Reconciler {
             return (.rejected, tip.hex, state.failed?.reason ?? "nothing applied yet")
         }
 
-        let routes = EngineRoutes(revision, engines: configuration.engineList)
+        let (routes, plan, enginePlans, serving, engineServing) = try await planPass(revision)
         let nativeIndex = configuration.engineList.firstIndex { $0.kind == .mreg }
         let native = routes.restrict(revision, to: nativeIndex ?? -1)
-        var serving = [String: ServingTarget]()
-        if nativeIndex != nil {
-            do {
-                serving = try await client.serving()
-            } catch {
-                throw TransientError(description: "\(error)")
-            }
-        }
-        var engineServing = [Int: [String: ServingTarget]]()
-        for (i, host) in engineHosts { engineServing[i] = try await self.engineServing(host) }
-        modelFailures = modelFailures.filter { revision.models[$0.key] == $0.value.target }
-        // Set first: every engine's plan then leaves these models as they are.
-        for (model, reason) in routes.unserved { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
-        let plan = try nativeIndex == nil ? Plan() : makePlan(native, serving: serving)
-        for (model, reason) in plan.failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
-        var enginePlans = [Int: [EngineStep]]()
-        for (i, host) in engineHosts {
-            let (steps, failed) = planEngine(host, routes.restrict(revision, to: i), serving: engineServing[i]!)
-            for (model, reason) in failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
-            enginePlans[i] = steps
-        }
         publishModels(revision, serving: combined(serving, engineServing, routes), routes: routes)
 
         if let refusal = plan.refusal {
@@ -382,6 +361,37 @@ public actor Reconciler {
         board.update { $0.converged = !tipRefused && self.modelFailures.isEmpty }
         if tipRefused { return (.rejected, tip.hex, state.failed?.reason) }
         return (isNewCommit ? .applied : .healed, revision.commit.hex, [summary, failureDetail].compactMap { $0 }.joined(separator: "; "))
+    }
+
+    /// Reads what every engine serves and plans the changes: the mreg serve plan and each other
+    /// engine's steps. Models no engine serves as asked are recorded failed first, so no plan touches them.
+    private func planPass(_ revision: Revision) async throws -> (
+        routes: EngineRoutes, plan: Plan, engines: [Int: [EngineStep]],
+        serving: [String: ServingTarget], engineServing: [Int: [String: ServingTarget]]
+    ) {
+        let routes = EngineRoutes(revision, engines: configuration.engineList)
+        let nativeIndex = configuration.engineList.firstIndex { $0.kind == .mreg }
+        var serving = [String: ServingTarget]()
+        if nativeIndex != nil {
+            do {
+                serving = try await client.serving()
+            } catch {
+                throw TransientError(description: "\(error)")
+            }
+        }
+        var engineServing = [Int: [String: ServingTarget]]()
+        for (i, host) in engineHosts { engineServing[i] = try await self.engineServing(host) }
+        modelFailures = modelFailures.filter { revision.models[$0.key] == $0.value.target }
+        for (model, reason) in routes.unserved { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+        let plan = try nativeIndex == nil ? Plan() : makePlan(routes.restrict(revision, to: nativeIndex!), serving: serving)
+        for (model, reason) in plan.failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+        var enginePlans = [Int: [EngineStep]]()
+        for (i, host) in engineHosts {
+            let (steps, failed) = planEngine(host, routes.restrict(revision, to: i), serving: engineServing[i]!)
+            for (model, reason) in failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+            enginePlans[i] = steps
+        }
+        return (routes, plan, enginePlans, serving, engineServing)
     }
 
     /// What every engine serves, by model: an engine's answer for the models routed to it.
