@@ -134,6 +134,10 @@ extension Reconciler {
                 continue
             }
             let record = revision.records[model + "/" + target.version]!
+            if host.writtenVersion(model) == nil, FileManager.default.fileExists(atPath: host.settingsPath(model)) {
+                failed[model] = "'\(host.settingsPath(model))' was not written by mreg; mreg replaces nothing it did not create (move it away)"
+                continue
+            }
             wanted[model, default: []].insert(target.version)
             switch host.versions.check(model, target.version, files: record.files) {
             case .intact: break

@@ -51,4 +51,27 @@ import Testing
         #expect(!status.converged)
         #expect(status.json.encodedString().contains("\"splitsTraffic\":true"))
     }
+
+    @Test func settingsMregDidNotWriteAreNeverReplaced() async throws {
+        let lab = try Lab()
+        defer { lab.close() }
+        let repository = lab.dir.sub("mlserver-models")
+        lab.dir.write("mlserver-models/sk/model-settings.json", "{\"name\": \"sk\", \"implementation\": \"theirs.Model\"}\n")
+        var configuration = lab.configuration()
+        // Nothing listens there: the pass must not need it to refuse the model.
+        configuration.engines = [Engine(kind: .mreg, url: configuration.server),
+                                 Engine(kind: .mlserver, url: "http://127.0.0.1:\(freePort())", repository: repository)]
+        let reconciler = try Reconciler(configuration: configuration)
+        lab.addVersion("sk", "v1", artifact: Data("\u{80}\u{04}pickle".utf8), file: "model.joblib", format: "sklearn")
+        lab.setManifest(["penguins": Deployment(version: "v1"), "sk": Deployment(version: "v1")])
+        lab.push("sk on MLServer, whose folder is someone else's")
+        let pass = await reconciler.pass()
+        #expect(pass.outcome == .applied, "\(pass)")
+        let rows = Dictionary(uniqueKeysWithValues: reconciler.board.current.models.map { ($0.name, $0) })
+        #expect(rows["penguins"]?.state == "serving")
+        #expect(rows["sk"]?.state == "failed" && rows["sk"]?.engine == "mlserver", "\(String(describing: rows["sk"]))")
+        #expect(rows["sk"]?.reason == "'\(repository)/sk/model-settings.json' was not written by mreg; mreg replaces nothing it did not create (move it away)")
+        let kept = try String(contentsOfFile: repository + "/sk/model-settings.json", encoding: .utf8)
+        #expect(kept.contains("theirs.Model"))
+    }
 }
