@@ -15,13 +15,24 @@ struct EngineHost: Sendable {
         self.engine = engine
         client = ServerClient(baseURL: engine.url, token: nil, timeout: timeout)
         versions = try HostStore(root: engine.repository! + "/.mreg-versions")
+        removeLeftoverProbes()
+    }
+
+    /// Removes probe folders a crash left between probe and switch (only mreg's), so a restarted
+    /// MLServer never loads one from its repository.
+    func removeLeftoverProbes() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: repository)) ?? []
+        for name in names where name.hasSuffix(EngineHost.probeSuffix) && writtenVersion(name) != nil {
+            try? writeSettings(name, nil)
+        }
     }
 
     /// `REPO/MODEL/model-settings.json`: the one file MLServer reads for a model.
     func settingsPath(_ name: String) -> String { repository + "/" + name + "/model-settings.json" }
 
     /// The probe a new version is tried under before it takes the model's name.
-    static func probeName(_ model: String) -> String { model + "~mreg-probe" }
+    static func probeName(_ model: String) -> String { model + probeSuffix }
+    static let probeSuffix = "~mreg-probe"
 
     /// The runtime class MLServer loads a format with.
     static func implementation(_ format: String?) -> String? {

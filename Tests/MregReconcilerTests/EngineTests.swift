@@ -57,11 +57,16 @@ import Testing
         defer { lab.close() }
         let repository = lab.dir.sub("mlserver-models")
         lab.dir.write("mlserver-models/sk/model-settings.json", "{\"name\": \"sk\", \"implementation\": \"theirs.Model\"}\n")
+        // A probe a crash left behind is mreg's and goes; one that is not mreg's stays.
+        lab.dir.write("mlserver-models/fraud~mreg-probe/model-settings.json", "{\"name\": \"fraud~mreg-probe\", \"parameters\": {\"extra\": {\"mreg\": {\"version\": \"v1\"}}}}\n")
+        lab.dir.write("mlserver-models/other~mreg-probe/model-settings.json", "{\"name\": \"other~mreg-probe\"}\n")
         var configuration = lab.configuration()
         // Nothing listens there: the pass must not need it to refuse the model.
         configuration.engines = [Engine(kind: .mreg, url: configuration.server),
                                  Engine(kind: .mlserver, url: "http://127.0.0.1:\(freePort())", repository: repository)]
         let reconciler = try Reconciler(configuration: configuration)
+        #expect(!FileManager.default.fileExists(atPath: repository + "/fraud~mreg-probe"))
+        #expect(FileManager.default.fileExists(atPath: repository + "/other~mreg-probe/model-settings.json"))
         lab.addVersion("sk", "v1", artifact: Data("\u{80}\u{04}pickle".utf8), file: "model.joblib", format: "sklearn")
         lab.setManifest(["penguins": Deployment(version: "v1"), "sk": Deployment(version: "v1")])
         lab.push("sk on MLServer, whose folder is someone else's")
