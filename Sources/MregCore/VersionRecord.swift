@@ -76,7 +76,7 @@ public struct VersionRecord: Sendable, Equatable {
     public var task: String?
     public var algorithm: String?
     public var target: String?
-    /// The artifact's format (`mreg`, `xgboost-json`, `xgboost-ubjson`, `lightgbm-text`, `unknown`); nil in
+    /// The artifact's format (`mreg`, `xgboost-json`, `xgboost-ubjson`, `lightgbm-text`, `sklearn`, `mlflow`, `unknown`); nil in
     /// versions registered before mreg recorded it, which are then recognised by content.
     public var format: String?
     /// The file of `files` that `format` describes; nil for old versions and for `unknown` without one.
@@ -195,8 +195,21 @@ public struct VersionRecord: Sendable, Equatable {
         return record
     }
 
-    /// The values `format` may take: the formats a runtime scores, and `unknown`.
-    public static let formats = ["mreg", "xgboost-json", "xgboost-ubjson", "lightgbm-text", unknownFormat]
+    /// The values `format` may take: the formats a runtime here scores, those only a serving engine
+    /// runs (`engineFormats`), and `unknown`.
+    public static let formats = nativeFormats + engineFormats + [unknownFormat]
+    /// The formats mreg's own runtime scores (MregML's `ModelFormat`).
+    public static let nativeFormats = ["mreg", "xgboost-json", "xgboost-ubjson", "lightgbm-text"]
+    /// Formats mreg recognises and records but scores only through a serving engine (MLServer):
+    /// a scikit-learn pickle or joblib file, an MLflow model folder (its `MLmodel` file).
+    public static let engineFormats = [sklearnFormat, mlflowFormat]
+    public static let sklearnFormat = "sklearn"
+    public static let mlflowFormat = "mlflow"
+
+    /// Whether mreg's own runtime scores a version of `format` (nil: an old version, read by content).
+    public static func isScoredNatively(_ format: String?) -> Bool {
+        format.map { nativeFormats.contains($0) } ?? true
+    }
     /// The format of an artifact no runtime here scores (a pickle, a TorchScript file).
     public static let unknownFormat = "unknown"
 

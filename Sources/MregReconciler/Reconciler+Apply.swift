@@ -167,8 +167,10 @@ extension Reconciler {
         return failed
     }
 
-    /// Stages one version's files (and its version.yaml) as committed; errors name the version.
-    private func stage(_ model: String, _ version: String, _ revision: Revision) throws -> String {
+    /// Stages one version's files (and its version.yaml) as committed, in `into` (the host's store
+    /// unless an engine keeps its own); errors name the version.
+    func stage(_ model: String, _ version: String, _ revision: Revision, into target: HostStore? = nil) throws -> String {
+        let store = target ?? self.store
         let record = revision.records[model + "/" + version]!
         let content: (files: [(VersionFile, Data)], versionYAML: Data)
         do {

@@ -37,6 +37,13 @@ public struct ReconcilerConfiguration: Sendable {
     /// timeouts of its own, so a remote that accepts and never answers is cut off here.
     public var gitTimeout: TimeInterval = 60
 
+    /// The engines this host drives, in the order a model's format picks them; empty: mreg serve at
+    /// `server` alone. With engines, `server` is the mreg engine's URL, or empty when there is none.
+    public var engines: [Engine] = []
+
+    /// The engines, `server` as the mreg engine when none are listed.
+    public var engineList: [Engine] { engines.isEmpty ? [Engine(kind: .mreg, url: server)] : engines }
+
     public init(repository: String, environment: String, host: String, server: String, store: String) {
         self.repository = repository
         self.environment = environment
@@ -78,6 +85,8 @@ public actor Reconciler {
     /// Models this host could not serve as asked, by name: left as they were, reported failed, and
     /// tried again only when the manifest asks for something else.
     var modelFailures: [String: ModelFailure] = [:]
+    /// The engines other than mreg serve, by their index in `configuration.engineList`.
+    let engineHosts: [Int: EngineHost]
     private let lockDescriptor: Int32
 
     /// The bare mirror at `path`, created when absent. Never deletes what mreg did not create: a
@@ -121,6 +130,15 @@ public actor Reconciler {
             close(fd)
             throw error
         }
+        var hosts = [Int: EngineHost]()
+        do {
+            for (i, engine) in configuration.engineList.enumerated() where engine.kind != .mreg {
+                hosts[i] = try EngineHost(engine, timeout: configuration.serverTimeout)
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
         var restored = PersistedState()
         let statePath = store.controlDirectory + "/" + PersistedState.fileName
         if let data = FileManager.default.contents(atPath: statePath), let json = try? JSONValue.parse(data) {
@@ -130,6 +148,7 @@ public actor Reconciler {
             host: configuration.host, environment: configuration.environment, branch: configuration.branch,
             remote: redactedURL(configuration.repository), server: configuration.server, intervalSeconds: configuration.interval))
         board.update { s in
+            s.engines = configuration.engineList
             s.appliedCommit = restored.appliedCommit
             s.failed = restored.failed
             s.passes = restored.passes
@@ -143,6 +162,7 @@ public actor Reconciler {
         self.client = ServerClient(baseURL: configuration.server, token: configuration.adminToken, timeout: configuration.serverTimeout)
         self.state = restored
         self.board = board
+        self.engineHosts = hosts
     }
 
     deinit {
@@ -300,23 +320,19 @@ public actor Reconciler {
             return (.rejected, tip.hex, state.failed?.reason ?? "nothing applied yet")
         }
 
-        let serving: [String: ServingTarget]
-        do {
-            serving = try await client.serving()
-        } catch {
-            throw TransientError(description: "\(error)")
-        }
-        modelFailures = modelFailures.filter { revision.models[$0.key] == $0.value.target }
-        let plan = try makePlan(revision, serving: serving)
-        for (model, reason) in plan.failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
-        publishModels(revision, serving: serving)
+        let (routes, plan, enginePlans, serving, engineServing) = try await planPass(revision)
+        let nativeIndex = configuration.engineList.firstIndex { $0.kind == .mreg }
+        let native = routes.restrict(revision, to: nativeIndex ?? -1)
+        publishModels(revision, serving: combined(serving, engineServing, routes), routes: routes)
 
         if let refusal = plan.refusal {
             if revision.commit == tip { recordFailure(tip, refusal) }
             board.update { $0.converged = false }
             return (.rejected, tip.hex, refusal)
         }
-        if plan.isEmpty {
+        let engineSummary = enginePlans.keys.sorted().flatMap { enginePlans[$0]!.map(\.text) }.joined(separator: "; ")
+        let summary = [plan.summary, engineSummary].filter { !$0.isEmpty }.joined(separator: "; ")
+        if plan.isEmpty && engineSummary.isEmpty {
             let newCommit = state.appliedCommit != revision.commit.hex
             // A refused tip may be the applied commit itself (its signer's key was removed since):
             // it stays refused, and served as it was.
@@ -333,13 +349,13 @@ public actor Reconciler {
                 $0.suspended = true
                 $0.converged = false
             }
-            return (.suspended, revision.commit.hex, "suspended; would " + plan.summary)
+            return (.suspended, revision.commit.hex, "suspended; would " + summary)
         }
         board.update { $0.suspended = false }
 
         let isNewCommit = state.appliedCommit != revision.commit.hex
         do {
-            let failed = try await apply(plan, revision, serving: serving)
+            let failed = plan.isEmpty ? [:] : try await apply(plan, native, serving: serving)
             for (model, reason) in failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
         } catch let rejected as RevisionRejected {
             if revision.commit == tip && isNewCommit {
@@ -350,13 +366,59 @@ public actor Reconciler {
             // Healing the applied commit failed: keep trying, as for a network error.
             throw TransientError(description: "healing \(revision.commit.short) failed: \(rejected.reason)")
         }
+        for i in enginePlans.keys.sorted() where !enginePlans[i]!.isEmpty {
+            let failed = try await applyEngine(engineHosts[i]!, enginePlans[i]!, revision)
+            for (model, reason) in failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+        }
         state.appliedCommit = revision.commit.hex
         if revision.commit == tip && !tipRefused { state.failed = nil }
-        let after = (try? await client.serving()) ?? serving
-        publishModels(revision, serving: after)
+        let after = nativeIndex == nil ? serving : ((try? await client.serving()) ?? serving)
+        var engineAfter = engineServing
+        for (i, host) in engineHosts { engineAfter[i] = (try? await self.engineServing(host)) ?? engineServing[i] }
+        publishModels(revision, serving: combined(after, engineAfter, routes), routes: routes)
         board.update { $0.converged = !tipRefused && self.modelFailures.isEmpty }
         if tipRefused { return (.rejected, tip.hex, state.failed?.reason) }
-        return (isNewCommit ? .applied : .healed, revision.commit.hex, [plan.summary, failureDetail].compactMap { $0 }.joined(separator: "; "))
+        return (isNewCommit ? .applied : .healed, revision.commit.hex, [summary, failureDetail].compactMap { $0 }.joined(separator: "; "))
+    }
+
+    /// Reads what every engine serves and plans the changes: the mreg serve plan and each other
+    /// engine's steps. Models no engine serves as asked are recorded failed first, so no plan touches them.
+    private func planPass(_ revision: Revision) async throws -> (
+        routes: EngineRoutes, plan: Plan, engines: [Int: [EngineStep]],
+        serving: [String: ServingTarget], engineServing: [Int: [String: ServingTarget]]
+    ) {
+        let routes = EngineRoutes(revision, engines: configuration.engineList)
+        let nativeIndex = configuration.engineList.firstIndex { $0.kind == .mreg }
+        var serving = [String: ServingTarget]()
+        if nativeIndex != nil {
+            do {
+                serving = try await client.serving()
+            } catch {
+                throw TransientError(description: "\(error)")
+            }
+        }
+        var engineServing = [Int: [String: ServingTarget]]()
+        for (i, host) in engineHosts { engineServing[i] = try await self.engineServing(host) }
+        modelFailures = modelFailures.filter { revision.models[$0.key] == $0.value.target }
+        for (model, reason) in routes.unserved { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+        let plan = try nativeIndex == nil ? Plan() : makePlan(routes.restrict(revision, to: nativeIndex!), serving: serving)
+        for (model, reason) in plan.failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+        var enginePlans = [Int: [EngineStep]]()
+        for (i, host) in engineHosts {
+            let (steps, failed) = planEngine(host, routes.restrict(revision, to: i), serving: engineServing[i]!)
+            for (model, reason) in failed { modelFailures[model] = ModelFailure(target: revision.models[model]!, reason: reason) }
+            enginePlans[i] = steps
+        }
+        return (routes, plan, enginePlans, serving, engineServing)
+    }
+
+    /// What every engine serves, by model: an engine's answer for the models routed to it.
+    private func combined(_ native: [String: ServingTarget], _ engines: [Int: [String: ServingTarget]], _ routes: EngineRoutes) -> [String: ServingTarget] {
+        var out = native
+        for (i, served) in engines {
+            for (name, target) in served where routes.engine[name] == i || out[name] == nil { out[name] = target }
+        }
+        return out
     }
 
     /// The models this host does not serve as asked, one clause each; nil when there are none.
@@ -421,7 +483,8 @@ public actor Reconciler {
         }
     }
 
-    private func publishModels(_ revision: Revision, serving: [String: ServingTarget]) {
+    private func publishModels(_ revision: Revision, serving: [String: ServingTarget], routes: EngineRoutes) {
+        let engines = configuration.engineList
         let managed = store.managedVersions()
         var rows = [ModelStatus]()
         for name in Set(revision.models.keys).union(serving.keys).sorted() {
@@ -437,7 +500,9 @@ public actor Reconciler {
             } else {
                 state = desired == served ? "serving" : "drift"
             }
-            rows.append(ModelStatus(name: name, desired: desired, serving: served, state: state, reason: reason))
+            var row = ModelStatus(name: name, desired: desired, serving: served, state: state, reason: reason)
+            row.engine = routes.engine[name].map { engines[$0].kind.rawValue }
+            rows.append(row)
         }
         board.update { $0.models = rows }
     }

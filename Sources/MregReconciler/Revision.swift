@@ -10,6 +10,9 @@ public struct Revision: Sendable {
     public var models: [String: ServingTarget]
     /// `model/version` -> its version.yaml.
     public var records: [String: VersionRecord]
+    /// `models/NAME/model.yaml` of each model, where there is one: its features build the smoke
+    /// request of an engine that publishes no input metadata (MLServer).
+    public var specs: [String: ModelSpec] = [:]
 }
 
 /// Why a commit cannot be applied; recorded, and that commit is not tried again.
@@ -44,6 +47,7 @@ extension Revision {
         }
         var models = [String: ServingTarget]()
         var records = [String: VersionRecord]()
+        var specs = [String: ModelSpec]()
         for (name, deployment) in manifest.models where deployment.servedBy(host: host) {
             let target = ServingTarget(version: deployment.version, canary: deployment.canary)
             for version in target.versions {
@@ -63,8 +67,15 @@ extension Revision {
                 records[name + "/" + version] = record
             }
             models[name] = target
+            if let specText = try text(ModelSpec.path(name)) {
+                do {
+                    specs[name] = try ModelSpec.parse(specText, file: prefix + ModelSpec.path(name), expectedName: name)
+                } catch {
+                    throw RevisionRejected("\(error)")
+                }
+            }
         }
-        return Revision(commit: commit, allowEmpty: manifest.allowEmpty, models: models, records: records)
+        return Revision(commit: commit, allowEmpty: manifest.allowEmpty, models: models, records: records, specs: specs)
     }
 
     /// The bytes of every file of a version (and its version.yaml) as committed.

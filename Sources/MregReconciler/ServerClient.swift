@@ -82,7 +82,12 @@ public final class ServerClient: Sendable {
             throw .unreachable(networkErrorText(error, timeout: timeout))
         }
         guard let http = response as? HTTPURLResponse else { throw .unreachable("not an HTTP response") }
-        let document = data.isEmpty ? nil : try? JSONValue.parse(data)
+        var document = data.isEmpty ? nil : try? JSONValue.parse(data)
+        if document == nil, !(200..<300).contains(http.statusCode),
+           let last = String(decoding: data.suffix(65_536), as: UTF8.self).split(whereSeparator: \.isNewline).last {
+            // An engine that answers an error as text (MLServer's traceback): its last line says why.
+            document = ["error": .string(String(last.trimmingCharacters(in: .whitespaces).prefix(300)))]
+        }
         return (http.statusCode, document)
     }
 

@@ -11,11 +11,14 @@ public struct ModelStatus: Sendable, Equatable {
     public var state: String
     /// Why a `failed` model is not served as desired.
     public var reason: String?
+    /// The engine that serves the model (`mreg`, `mlserver`); nil when none does.
+    public var engine: String?
 
     var json: JSONValue {
         [
             "name": .string(name), "desired": desired?.json ?? .null, "serving": serving?.json ?? .null,
             "state": .string(state), "reason": reason.map(JSONValue.string) ?? .null,
+            "engine": engine.map(JSONValue.string) ?? .null,
         ]
     }
 }
@@ -38,6 +41,8 @@ public struct ReconcilerStatus: Sendable {
     public var models: [ModelStatus] = []
     public var passes: [PassRecord] = []
     public var counters = Counters()
+    /// The engines this host drives, in the order a model's format picks them.
+    public var engines: [Engine] = []
 
     /// Monotonic counters, for Prometheus.
     public struct Counters: Sendable {
@@ -63,6 +68,12 @@ public struct ReconcilerStatus: Sendable {
             "lastError": lastError.map { ["message": .string($0.message), "at": .string(isoTime($0.at))] } ?? .null,
             "models": .array(models.map(\.json)),
             "passes": .array(passes.reversed().map(\.json)),
+            "engines": .array(engines.map { e in
+                [
+                    "kind": .string(e.kind.rawValue), "url": .string(e.url), "repository": e.repository.map(JSONValue.string) ?? .null,
+                    "formats": .array(e.formats.map(JSONValue.string)), "splitsTraffic": .bool(e.splitsTraffic),
+                ]
+            }),
         ]
     }
 

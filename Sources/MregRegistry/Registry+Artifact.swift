@@ -17,6 +17,10 @@ public struct ArtifactInfo {
     public var note: String? {
         guard scorer == nil else { return nil }
         let what = file.map { "'\($0)'" } ?? "no file mreg recognises"
+        if VersionRecord.engineFormats.contains(format) {
+            return "\(what) is format \(format): mreg's runtime does not score it; a host serves it on an engine that does "
+                + "(mreg reconcile --engine mlserver=URL,repo=DIR), evaluate scores it on data with --engine, and predict refuses it"
+        }
         return "\(what) is format unknown: it can be verified, carded, and gated and promoted on its recorded metrics "
             + "(evaluate never scores it on data), but predict and serve refuse it, and a host reports it as not served "
             + "unless the environment's hosts have a serving engine for it"
@@ -40,6 +44,7 @@ extension Registry {
         let candidates = files.keys.filter { !metadataFiles.contains($0) && !$0.hasPrefix("evaluations/") }
             .sorted(by: ModelRuntime.searchOrder)
         if format == VersionRecord.unknownFormat { return ArtifactInfo(format: VersionRecord.unknownFormat, file: unknownArtifact(candidates)) }
+        if let engine = try engineArtifact(candidates, format: format) { return engine }
         var requested: ModelFormat?
         if let format {
             guard let f = ModelFormat(rawValue: format) else {
@@ -96,6 +101,34 @@ extension Registry {
         for path in candidates where path == "model.json" || candidates.count == 1 {
             guard let why = ModelFormat.refusal(files[path]!, name: path) else { continue }
             throw RegistryError.invalidInput("'\(path)' \(why) (--format unknown registers it as a file no runtime here scores)")
+        }
+    }
+
+    /// A version only a serving engine runs: an MLflow model folder (an `MLmodel` file at the version's
+    /// top) or a scikit-learn `model.joblib`; with `--format sklearn` also a `.pkl`/`.pickle` file. nil
+    /// when the version is neither (then its format is recognised by content).
+    ///
+    /// A pickle is recognised by name, not content: any Python object pickles alike, so only
+    /// MLServer's own file name, or the stated format, says that it is a scikit-learn model.
+    static func engineArtifact(_ candidates: [String], format: String?) throws -> ArtifactInfo? {
+        let pickles = candidates.filter { !$0.contains("/") && ["joblib", "pkl", "pickle"].contains(($0 as NSString).pathExtension.lowercased()) }
+        switch format {
+        case VersionRecord.mlflowFormat?:
+            guard candidates.contains("MLmodel") else {
+                throw RegistryError.invalidInput("--format mlflow needs an 'MLmodel' file at the top of the version (files: \(candidates.joined(separator: ", ")))")
+            }
+            return ArtifactInfo(format: VersionRecord.mlflowFormat, file: "MLmodel")
+        case VersionRecord.sklearnFormat?:
+            guard let file = pickles.first(where: { $0 == "model.joblib" }) ?? (pickles.count == 1 ? pickles[0] : nil) else {
+                throw RegistryError.invalidInput("--format sklearn needs one .joblib, .pkl or .pickle file at the top of the version (files: \(candidates.joined(separator: ", ")))")
+            }
+            return ArtifactInfo(format: VersionRecord.sklearnFormat, file: file)
+        case nil:
+            if candidates.contains("MLmodel") { return ArtifactInfo(format: VersionRecord.mlflowFormat, file: "MLmodel") }
+            if candidates.contains("model.joblib") { return ArtifactInfo(format: VersionRecord.sklearnFormat, file: "model.joblib") }
+            return nil
+        default:
+            return nil
         }
     }
 

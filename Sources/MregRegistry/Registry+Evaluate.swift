@@ -65,7 +65,8 @@ extension Registry {
         if record {
             guard let table else { throw RegistryError.invalidInput("--record needs --data: there is nothing new to record") }
             guard report.source.hasPrefix("data ") else {
-                throw RegistryError.invalidInput("\(reference.model)@\(version) is format unknown: it cannot be scored on data, so there is nothing to record")
+                let format = (try? snap.versionRecord(reference.model, version))?.format ?? VersionRecord.unknownFormat
+                throw RegistryError.invalidInput("\(reference.model)@\(version) is format \(format): it cannot be scored on data, so there is nothing to record")
             }
             report.recorded = try recordEvaluation(report, rows: table.1.rowCount)
         }
@@ -79,9 +80,9 @@ extension Registry {
             model: model, version: version, source: "recorded test metrics", metrics: [:], gates: [], problems: [])
         let record = try snap.versionRecord(model, version)
         report.problems = try integrityProblems(snap: snap, model: model, version: version, record: record)
-        if table != nil, record.format == VersionRecord.unknownFormat {
+        if table != nil, !VersionRecord.isScoredNatively(record.format) {
             // No runtime here scores it: judged on what it recorded, and the report says so.
-            report.source = "recorded test metrics (format unknown: not scored on data)"
+            report.source = "recorded test metrics (format \(record.format ?? VersionRecord.unknownFormat): not scored on data)"
             report.metrics = try snap.metrics(model, version)?.primary ?? [:]
         } else if let (bytes, table) = table, let dataPath {
             let loaded = try loadScorer(snap: snap, model: model, version: version)

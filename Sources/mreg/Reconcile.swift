@@ -8,7 +8,7 @@ struct Reconcile: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Make this host serve what deploy/ENV.yaml on the main branch says: pull, materialize, load, heal.",
         discussion: """
-            Each interval (with jitter) asks the remote for the branch tip (a ref advertisement, no fetch) and fetches into a bare mirror only when it moved. The versions this host must serve are written to the store atomically (checksums checked), loaded through the server's repository API, checked ready and smoke-tested before traffic switches. A commit that is wrong as a whole (manifest, signature) is applied not at all and not retried until the branch moves; a model this host cannot load is left as it was and reported failed while the others are applied. --once does one pass: exit 0 when converged, 1 when not. See docs/reconcile.md.
+            Each interval (with jitter) asks the remote for the branch tip (a ref advertisement, no fetch) and fetches into a bare mirror only when it moved. The versions this host must serve are written to the store atomically (checksums checked), loaded through the engine's repository API, checked ready and smoke-tested before traffic switches. Each model goes to the first engine (--server, then --engine in order) that serves its version's format; a model no engine serves is reported, never blocks the others. A commit that is wrong as a whole (manifest, signature) is applied not at all and not retried until the branch moves; a model this host cannot load is left as it was and reported failed while the others are applied. --once does one pass: exit 0 when converged, 1 when not. See docs/reconcile.md.
 
             Examples:
               mreg reconcile --repo git://git.example.com/registry.git \\
@@ -16,6 +16,9 @@ struct Reconcile: AsyncParsableCommand {
                 --store /var/lib/mreg/store --listen 127.0.0.1:9090
               mreg reconcile --repo ./registry --env staging --host dev \\
                 --server http://127.0.0.1:8080 --store ./store --once
+              mreg reconcile --repo ./registry --env production --host srv-02 --store ./store \\
+                --engine mreg=http://127.0.0.1:8080 \\
+                --engine mlserver=http://127.0.0.1:8081,repo=/var/lib/mlserver/models
             """)
 
     @Option(help: "The registry's Git remote: a URL (git://, ssh://, https://, file://) or a path.")
@@ -27,8 +30,13 @@ struct Reconcile: AsyncParsableCommand {
     @Option(help: "This host's name, as listed under 'hosts:' in the manifest.")
     var host: String
 
-    @Option(help: "The model server's base URL.")
-    var server: String
+    @Option(help: "mreg serve's base URL: the same as --engine mreg=URL.")
+    var server: String?
+
+    @Option(name: .customLong("engine"), help: ArgumentHelp(
+        "An engine this host drives: KIND=URL[,repo=DIR][,formats=F+F] (mreg, mlserver; repeat; the first that serves a model's format serves it).",
+        valueName: "engine"))
+    var engineSpecs: [String] = []
 
     @Option(help: "The server's store folder (STORE/MODEL/VERSION/).")
     var store: String
@@ -63,10 +71,25 @@ struct Reconcile: AsyncParsableCommand {
     @Option(help: "The bare mirror repository (default STORE/.mreg/mirror.git).")
     var mirror: String?
 
+    /// The engines from --server and --engine, in the order given (--server first).
+    func engines() throws -> [Engine] {
+        var list = [Engine]()
+        do throws(EngineError) {
+            if let server { list.append(try Engine.parse("mreg=" + server)) }
+            for spec in engineSpecs { list.append(try Engine.parse(spec)) }
+            try Engine.validate(list)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard !list.isEmpty else { throw ValidationError("name the engines this host drives: --server URL or --engine KIND=URL") }
+        return list
+    }
+
     func validate() throws {
         guard let git = Reconcile.seconds(gitTimeout), git > 0, git <= 86_400 else {
             throw ValidationError("invalid --git-timeout '\(gitTimeout)' (examples: 60s, 2m; at most 24h)")
         }
+        _ = try engines()
         guard let seconds = Reconcile.seconds(interval) else { throw ValidationError("invalid --interval '\(interval)' (examples: 30s, 500ms, 2m)") }
         guard seconds <= Reconciler.maxDelay else {
             throw ValidationError("--interval '\(interval)' is longer than the longest wait, 168h")
@@ -88,7 +111,10 @@ struct Reconcile: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var config = ReconcilerConfiguration(repository: repo, environment: env, host: host, server: server, store: store)
+        let list = try engines()
+        let native = list.first { $0.kind == .mreg }?.url ?? ""
+        var config = ReconcilerConfiguration(repository: repo, environment: env, host: host, server: native, store: store)
+        config.engines = list
         config.branch = branch
         config.interval = Reconcile.seconds(interval)!
         config.gitTimeout = Reconcile.seconds(gitTimeout)!

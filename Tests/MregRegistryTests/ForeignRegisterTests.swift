@@ -134,6 +134,7 @@ import Testing
     }
 
     @Test func recordedFormatsAreTheRuntimeFormats() {
-        #expect(VersionRecord.formats == ModelFormat.allCases.map(\.rawValue) + [VersionRecord.unknownFormat])
+        #expect(VersionRecord.nativeFormats == ModelFormat.allCases.map(\.rawValue))
+        #expect(VersionRecord.formats == VersionRecord.nativeFormats + ["sklearn", "mlflow", VersionRecord.unknownFormat])
     }
 }
