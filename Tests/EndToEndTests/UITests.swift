@@ -73,27 +73,15 @@ struct UIFixture: Sendable {
 
 /// `mreg ui` started on a free port; stopped by SIGTERM.
 final class UIProcess: @unchecked Sendable {
-    let process = Process()
+    let daemon: Daemon
     let base: String
 
     init(_ arguments: [String], cwd: String) throws {
-        process.executableURL = URL(fileURLWithPath: mregBinary)
-        process.arguments = ["ui", "--port", "0"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        var line = [UInt8]()
-        while true {
-            let d = out.fileHandleForReading.readData(ofLength: 1)
-            if d.isEmpty || d[d.startIndex] == 0x0A { break }
-            line.append(d[d.startIndex])
-        }
-        let text = String(decoding: line, as: UTF8.self)
+        // env -C: the folder to start in (env execs mreg in place, so the pid is mreg's).
+        daemon = try Daemon("/usr/bin/env", ["-C", cwd, mregBinary, "ui", "--port", "0"] + arguments, stdout: true)
+        let text = daemon.readLine() ?? ""
         guard text.hasPrefix("listening on ") else {
-            process.terminate()
+            daemon.stop()
             throw RegistryTestFailure(message: "mreg ui did not start: '\(text)'")
         }
         base = String(text.dropFirst("listening on ".count))
@@ -102,10 +90,7 @@ final class UIProcess: @unchecked Sendable {
     /// Redirects are answers to check, not to follow.
     static let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
 
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    func stop() { daemon.stop() }
 
     /// GET `path` (raw, sent as written): status, body and headers.
     func get(_ path: String, accept: String? = nil, method: String = "GET") async throws -> (status: Int, body: String, headers: [String: String]) {

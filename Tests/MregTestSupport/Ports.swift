@@ -8,6 +8,11 @@ import Foundation
 public func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
+    return bindLoopback(fd)
+}
+
+/// Binds `fd` to a free port of 127.0.0.1; the port.
+func bindLoopback(_ fd: Int32) -> Int {
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -43,19 +48,9 @@ public final class SilentListener: @unchecked Sendable {
 
     public init() {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
-                bind(fd, p, length) == 0 ? getsockname(fd, p, &length) : -1
-            }
-        }
+        port = bindLoopback(fd)
         listen(fd, 64)
         self.fd = fd
-        port = Int(UInt16(bigEndian: addr.sin_port))
     }
 
     public func close() {
