@@ -256,4 +256,49 @@ import Testing
         let denied = mreg(["store", "push"], in: reg, environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "HOME": dir.path, "AWS_PROFILE": "nobody"])
         #expect(denied.status == 2 && denied.isOneLineError, "\(denied.stderr)")
     }
+
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/render").path
+
+    /// A rendered file with the deploying commit (which differs between runs) named by a placeholder.
+    func normalized(_ text: String) -> String {
+        text.replacingOccurrences(of: #"mreg\.dev/registry-commit: [0-9a-f]{40}"#, with: "mreg.dev/registry-commit: COMMIT", options: .regularExpression)
+    }
+
+    @Test func aRegistryWithBuiltInXGBoostAndSklearnModelsRendersItsGoldenFiles() throws {
+        let dir = TempDir("render")
+        defer { dir.remove() }
+        let reg = setUp(dir)
+        dir.write("fraud/model.json", handXGBoost)
+        #expect(mreg(["register", "fraud", "--from", dir.sub("fraud")], in: reg).status == 0)
+        dir.write("churn/model.joblib", "\u{80}\u{04}joblib")
+        #expect(mreg(["register", "churn", "--from", dir.sub("churn")], in: reg).status == 0)
+        let config = try String(contentsOfFile: reg + "/mreg.yaml", encoding: .utf8)
+        try (config + "store:\n  url: s3://models/registry\n").write(toFile: reg + "/mreg.yaml", atomically: true, encoding: .utf8)
+        #expect(git(["commit", "-qam", "An artifact store"], in: reg).status == 0)
+        for model in ["fraud", "churn"] {
+            let r = mreg(["promote", "\(model)@v1", "--to", "staging", "--force", "--reason", "judged offline", "--merge"], in: reg)
+            #expect(r.status == 0, "\(model): \(r.stdout) \(r.stderr)")
+        }
+        #expect(mreg(["promote", "penguins@v1", "--to", "production", "--merge"], in: reg).status == 0)
+        #expect(mreg(["promote", "penguins@v2", "--to", "staging", "--merge"], in: reg).status == 0)
+        let canary = mreg(["promote", "penguins@v2", "--to", "production", "--canary", "25", "--merge"], in: reg)
+        #expect(canary.status == 0, "\(canary.stdout) \(canary.stderr)")
+        let update = ProcessInfo.processInfo.environment["MREG_UPDATE_GOLDEN"] == "1"
+        for env in ["staging", "production"] {
+            let out = dir.sub("out-" + env)
+            let r = mreg(["render", "--env", env, "--target", "kserve", "--namespace", "models", "--image", "registry.example.com/mreg:1.0", "--out", out], in: reg)
+            #expect(r.status == 0, "\(env): \(r.stderr)")
+            let rendered = files(out).mapValues(normalized)
+            let folder = Self.golden + "/" + env
+            if update {
+                try? FileManager.default.removeItem(atPath: folder)
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                for (name, text) in rendered { try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8) }
+            }
+            #expect(files(folder) == rendered, "\(env) differs from Tests/EndToEndTests/Golden/render/\(env) (MREG_UPDATE_GOLDEN=1 rewrites it)")
+            // The same input renders byte-identical files.
+            let again = mreg(["render", "--env", env, "--target", "kserve", "--namespace", "models", "--image", "registry.example.com/mreg:1.0", "--out", out], in: reg)
+            #expect(again.stdout.contains("up to date"), "\(again.stdout)")
+        }
+    }
 }
