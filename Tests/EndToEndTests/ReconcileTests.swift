@@ -246,14 +246,21 @@ final class TrafficCounter: @unchecked Sendable {
             if !all { try await Task.sleep(nanoseconds: 20_000_000) }
         }
         #expect(all, "not every host serves v2 after 30 s")
-        // Loose: the suite shares the machine; scripts/fleet.sh measures it on a quiet one.
-        #expect(Date().timeIntervalSince(pushed) < 12, "push to all hosts serving: \(Date().timeIntervalSince(pushed)) s")
+        // How fast is measured by scripts/fleet.sh on a quiet machine, not asserted here.
         let tip = git(["rev-parse", "main"], in: world.work).stdout
-        try await Task.sleep(nanoseconds: 300_000_000)
-        let fleet = mreg(["status", "--hosts", statuses.joined(separator: ","), "--json"], in: world.dir.path)
-        #expect(fleet.status == 0, "\(fleet.stdout)")
-        let hosts = (json(fleet.stdout)["hosts"] as? [[String: Any]]) ?? []
+        // The hosts record the pass after the switch: wait for that fact, not for a time.
+        var hosts = [[String: Any]]()
+        let reported = Date().addingTimeInterval(30)
+        repeat {
+            let fleet = mreg(["status", "--hosts", statuses.joined(separator: ","), "--json"], in: world.dir.path)
+            hosts = (json(fleet.stdout)["hosts"] as? [[String: Any]]) ?? []
+            if hosts.count == 3 && hosts.allSatisfy({ ($0["status"] as? [String: Any])?["appliedCommit"] as? String == tip && $0["state"] as? String == "converged" }) {
+                #expect(fleet.status == 0, "\(fleet.stdout)")
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        } while Date() < reported
         #expect(hosts.count == 3)
-        #expect(hosts.allSatisfy { ($0["status"] as? [String: Any])?["appliedCommit"] as? String == tip && $0["state"] as? String == "converged" })
+        #expect(hosts.allSatisfy { ($0["status"] as? [String: Any])?["appliedCommit"] as? String == tip && $0["state"] as? String == "converged" }, "\(hosts)")
     }
 }
