@@ -51,11 +51,8 @@ struct Render: ParsableCommand {
     @Option(help: "--target k8s: the Git URL the reconciler follows (default: the manifest's kubernetes.repository).")
     var repo: String?
 
-    @Flag(help: "With --branch: push the branch to --remote afterwards.")
-    var push = false
-
-    @Option(help: "The remote --push pushes to, and whose copy of --branch a new local branch starts from.")
-    var remote = "origin"
+    @Option(name: .customLong("push"), help: ArgumentHelp("With --branch: push the branch to this remote, a name or a URL (a bare --push: origin); a new local branch starts from its copy.", valueName: "remote"))
+    var pushRemote: String?
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -63,7 +60,7 @@ struct Render: ParsableCommand {
     func validate() throws {
         guard RenderTarget(rawValue: target) != nil else { throw ValidationError("--target must be kserve or k8s, not '\(target)'") }
         guard (out == nil) != (branch == nil) else { throw ValidationError("give exactly one of --out DIR or --branch NAME") }
-        if push && branch == nil { throw ValidationError("--push needs --branch") }
+        if pushRemote != nil && branch == nil { throw ValidationError("--push needs --branch") }
         if folder != nil && branch == nil { throw ValidationError("--folder needs --branch") }
     }
 
@@ -75,10 +72,10 @@ struct Render: ParsableCommand {
         if let out {
             report = try registry.renderToFolder(request, folder: out)
         } else {
-            report = try registry.renderToBranch(request, branch: branch!, folder: folder ?? env, remote: remote)
+            report = try registry.renderToBranch(request, branch: branch!, folder: folder ?? env, remote: pushRemote ?? "origin")
         }
         var pushed: String?
-        if push, let branch { pushed = try registry.push(branch: branch, remote: remote) }
+        if let pushRemote, let branch { pushed = try registry.push(branch: branch, remote: pushRemote) }
         if json { return try printReport(report) }
         if let branch {
             if report.commits.isEmpty {

@@ -116,6 +116,12 @@ import Testing
         let escape = mreg(args + ["--folder", "../x"], in: reg)
         #expect(escape.status == 2 && escape.isOneLineError, "\(escape.stderr)")
         #expect(git(["rev-list", "--count", "k8s"], in: reg).stdout == "3")
+        // --push (bare: origin) sends the branch where Argo CD or Flux reads it.
+        #expect(git(["init", "-q", "--bare", dir.sub("origin.git")], in: dir.path).status == 0)
+        #expect(git(["remote", "add", "origin", dir.sub("origin.git")], in: reg).status == 0)
+        let pushed = mreg(args + ["--push"], in: reg)
+        #expect(pushed.status == 0 && pushed.stdout.contains("pushed k8s to"), "\(pushed.stdout) \(pushed.stderr)")
+        #expect(git(["rev-parse", "k8s"], in: dir.sub("origin.git")).stdout == git(["rev-parse", "k8s"], in: reg).stdout)
     }
 
     /// Commits an edit of deploy/ENV.yaml on main (a top-level section appended), as a merged pull request would.
