@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MregGit
 import MregKubernetes
 import MregRegistry
 
@@ -75,7 +76,10 @@ struct Render: ParsableCommand {
             report = try registry.renderToBranch(request, branch: branch!, folder: folder ?? env, remote: pushRemote ?? "origin")
         }
         var pushed: String?
-        if let pushRemote, let branch { pushed = try registry.push(branch: branch, remote: pushRemote) }
+        // Nothing rendered and no local branch (a CI checkout with nothing new): nothing to push.
+        if let pushRemote, let branch, try registry.repository.referenceTarget("refs/heads/" + branch) != nil {
+            pushed = try registry.push(branch: branch, remote: pushRemote)
+        }
         if json { return try printReport(report) }
         if let branch {
             if report.commits.isEmpty {

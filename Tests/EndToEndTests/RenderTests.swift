@@ -122,6 +122,12 @@ import Testing
         let pushed = mreg(args + ["--push"], in: reg)
         #expect(pushed.status == 0 && pushed.stdout.contains("pushed k8s to"), "\(pushed.stdout) \(pushed.stderr)")
         #expect(git(["rev-parse", "k8s"], in: dir.sub("origin.git")).stdout == git(["rev-parse", "k8s"], in: reg).stdout)
+        // A CI checkout: only origin/k8s, nothing new to render: no commit, nothing to push, exit 0.
+        #expect(git(["fetch", "-q", "origin"], in: reg).status == 0)
+        #expect(git(["branch", "-q", "-D", "k8s"], in: reg).status == 0)
+        let idle = mreg(args + ["--push"], in: reg)
+        #expect(idle.status == 0 && idle.stdout.contains("up to date"), "\(idle.stdout) \(idle.stderr)")
+        #expect(git(["rev-parse", "-q", "--verify", "refs/heads/k8s"], in: reg).status != 0)
     }
 
     /// Commits an edit of deploy/ENV.yaml on main (a top-level section appended), as a merged pull request would.
